@@ -1,0 +1,455 @@
+// Package config loads agentgate's server configuration: a YAML file, then
+// AGENTGATE_* environment variables on top, then the GitHub App credentials
+// that first-run setup saved in the data directory when nothing else names
+// them.
+//
+// Every value remembers where it came from, so a bad value is reported as a
+// single line naming the environment variable or the YAML key to fix,
+// before anything listens. The package reads files and the environment; it
+// never opens sockets or databases.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole server configuration after defaults, the file and the
+// environment have been applied.
+type Config struct {
+	// Addr is the HTTP listen address, e.g. ":8080".
+	Addr string `yaml:"addr"`
+	// PublicURL is where GitHub and people reach this server; it becomes the
+	// webhook URL and the base of links in check runs and comments.
+	PublicURL string `yaml:"public_url"`
+	// DataDir holds the default SQLite store, keys and saved app credentials.
+	DataDir string `yaml:"data_dir"`
+	// DatabaseURL is a SQLite path (or sqlite://path) or a postgres:// URL.
+	// Empty means DataDir/agentgate.db.
+	DatabaseURL string `yaml:"database_url"`
+
+	GitHub    GitHub    `yaml:"github"`
+	Queue     Queue     `yaml:"queue"`
+	Reconcile Reconcile `yaml:"reconcile"`
+	Log       Log       `yaml:"log"`
+
+	// ConfigFile and Environ are what Load read, so the server can load the
+	// same way again after first-run setup saved credentials.
+	ConfigFile string   `yaml:"-"`
+	Environ    []string `yaml:"-"`
+
+	// sources maps a setting's YAML path ("github.app_id") to where its value
+	// came from, for error messages.
+	sources map[string]string
+}
+
+// GitHub holds the GitHub App's identity and the API it talks to.
+type GitHub struct {
+	AppID          int64  `yaml:"app_id"`
+	PrivateKeyFile string `yaml:"private_key_file"`
+	// PrivateKey is the PEM itself; takes precedence over PrivateKeyFile.
+	PrivateKey    string `yaml:"private_key"`
+	WebhookSecret string `yaml:"webhook_secret"`
+	// APIURL is the REST API base: https://api.github.com/ or a GitHub
+	// Enterprise Server's https://host/api/v3/.
+	APIURL string `yaml:"api_url"`
+	// WebURL is where people register apps (the manifest flow posts here).
+	WebURL string `yaml:"web_url"`
+	// Org, when set, makes first-run setup register the app on that
+	// organisation rather than on the person's account.
+	Org string `yaml:"org"`
+}
+
+// Queue tunes the durable job queue.
+type Queue struct {
+	// Workers is how many jobs this replica runs at once.
+	Workers int `yaml:"workers"`
+	// MaxAttempts is how often a failing job is tried before it is dead.
+	MaxAttempts int `yaml:"max_attempts"`
+	// BackoffBase and BackoffMax bound the exponential backoff (with full
+	// jitter) between attempts.
+	BackoffBase time.Duration `yaml:"backoff_base"`
+	BackoffMax  time.Duration `yaml:"backoff_max"`
+	// JobTimeout bounds one attempt of one job.
+	JobTimeout time.Duration `yaml:"job_timeout"`
+	// RescueAfter is when a job left running by a dead process is retried.
+	RescueAfter time.Duration `yaml:"rescue_after"`
+	// PollInterval is how often idle workers look for new jobs (SQLite has
+	// no LISTEN/NOTIFY, and our Postgres path polls too).
+	PollInterval time.Duration `yaml:"poll_interval"`
+}
+
+// Reconcile tunes the periodic repair job.
+type Reconcile struct {
+	// Interval between runs; 0 disables the reconciler.
+	Interval time.Duration `yaml:"interval"`
+	// Lookback bounds how far back the first run looks for failed deliveries.
+	Lookback time.Duration `yaml:"lookback"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json or text
+}
+
+// Error is a configuration problem tied to one key.
+type Error struct {
+	Key    string // environment variable or "file: yaml.path"
+	Reason string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("config: %s: %s", e.Key, e.Reason) }
+
+// Defaults returns the configuration used when nothing is set.
+func Defaults() Config {
+	return Config{
+		Addr:    ":8080",
+		DataDir: "data",
+		GitHub: GitHub{
+			APIURL: "https://api.github.com/",
+			WebURL: "https://github.com/",
+		},
+		Queue: Queue{
+			Workers:      10,
+			MaxAttempts:  12,
+			BackoffBase:  2 * time.Second,
+			BackoffMax:   10 * time.Minute,
+			JobTimeout:   2 * time.Minute,
+			RescueAfter:  5 * time.Minute,
+			PollInterval: 200 * time.Millisecond,
+		},
+		Reconcile: Reconcile{Interval: 5 * time.Minute, Lookback: 24 * time.Hour},
+		Log:       Log{Level: "info", Format: "json"},
+	}
+}
+
+// Load reads the YAML file at path (optional: "" skips it), applies the
+// environment given as KEY=VALUE pairs (os.Environ() in production), fills
+// app credentials from the data directory when none are configured, and
+// validates the result.
+func Load(path string, environ []string) (*Config, error) {
+	cfg := Defaults()
+	cfg.sources = map[string]string{}
+	cfg.ConfigFile, cfg.Environ = path, environ
+	if path != "" {
+		if err := cfg.readFile(path); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.applyEnv(environ); err != nil {
+		return nil, err
+	}
+	if err := cfg.loadSavedCredentials(); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+func (c *Config) readFile(path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return &Error{Key: "--config", Reason: err.Error()}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true) // a misspelt key is an error, not a silent default
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return &Error{Key: path, Reason: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err == nil {
+		markSources(&doc, "", path, c.sources)
+	}
+	return nil
+}
+
+// markSources records "file:line" for every scalar in the YAML document.
+func markSources(n *yaml.Node, prefix, file string, into map[string]string) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, child := range n.Content {
+			markSources(child, prefix, file, into)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			into[key] = fmt.Sprintf("%s:%d: %s", file, n.Content[i].Line, key)
+			markSources(n.Content[i+1], key, file, into)
+		}
+	}
+}
+
+// envVar binds one environment variable to one setting.
+type envVar struct {
+	name string
+	key  string // YAML path of the setting
+	set  func(c *Config, v string) error
+}
+
+func envVars() []envVar {
+	str := func(f func(*Config) *string) func(*Config, string) error {
+		return func(c *Config, v string) error { *f(c) = v; return nil }
+	}
+	dur := func(f func(*Config) *time.Duration) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a duration like 30s or 5m", v)
+			}
+			*f(c) = d
+			return nil
+		}
+	}
+	integer := func(f func(*Config) *int) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("%q is not an integer", v)
+			}
+			*f(c) = n
+			return nil
+		}
+	}
+	return []envVar{
+		{"AGENTGATE_ADDR", "addr", str(func(c *Config) *string { return &c.Addr })},
+		{"AGENTGATE_PUBLIC_URL", "public_url", str(func(c *Config) *string { return &c.PublicURL })},
+		{"AGENTGATE_DATA_DIR", "data_dir", str(func(c *Config) *string { return &c.DataDir })},
+		{"AGENTGATE_DATABASE_URL", "database_url", str(func(c *Config) *string { return &c.DatabaseURL })},
+		{"AGENTGATE_GITHUB_APP_ID", "github.app_id", func(c *Config, v string) error {
+			id, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || id <= 0 {
+				return fmt.Errorf("%q is not a positive integer (the App ID from the app's settings page)", v)
+			}
+			c.GitHub.AppID = id
+			return nil
+		}},
+		{"AGENTGATE_GITHUB_PRIVATE_KEY_FILE", "github.private_key_file", str(func(c *Config) *string { return &c.GitHub.PrivateKeyFile })},
+		{"AGENTGATE_GITHUB_PRIVATE_KEY", "github.private_key", str(func(c *Config) *string { return &c.GitHub.PrivateKey })},
+		{"AGENTGATE_WEBHOOK_SECRET", "github.webhook_secret", str(func(c *Config) *string { return &c.GitHub.WebhookSecret })},
+		{"AGENTGATE_GITHUB_API_URL", "github.api_url", str(func(c *Config) *string { return &c.GitHub.APIURL })},
+		{"AGENTGATE_GITHUB_WEB_URL", "github.web_url", str(func(c *Config) *string { return &c.GitHub.WebURL })},
+		{"AGENTGATE_GITHUB_ORG", "github.org", str(func(c *Config) *string { return &c.GitHub.Org })},
+		{"AGENTGATE_QUEUE_WORKERS", "queue.workers", integer(func(c *Config) *int { return &c.Queue.Workers })},
+		{"AGENTGATE_QUEUE_MAX_ATTEMPTS", "queue.max_attempts", integer(func(c *Config) *int { return &c.Queue.MaxAttempts })},
+		{"AGENTGATE_QUEUE_BACKOFF_BASE", "queue.backoff_base", dur(func(c *Config) *time.Duration { return &c.Queue.BackoffBase })},
+		{"AGENTGATE_QUEUE_BACKOFF_MAX", "queue.backoff_max", dur(func(c *Config) *time.Duration { return &c.Queue.BackoffMax })},
+		{"AGENTGATE_QUEUE_JOB_TIMEOUT", "queue.job_timeout", dur(func(c *Config) *time.Duration { return &c.Queue.JobTimeout })},
+		{"AGENTGATE_QUEUE_RESCUE_AFTER", "queue.rescue_after", dur(func(c *Config) *time.Duration { return &c.Queue.RescueAfter })},
+		{"AGENTGATE_QUEUE_POLL_INTERVAL", "queue.poll_interval", dur(func(c *Config) *time.Duration { return &c.Queue.PollInterval })},
+		{"AGENTGATE_RECONCILE_INTERVAL", "reconcile.interval", dur(func(c *Config) *time.Duration { return &c.Reconcile.Interval })},
+		{"AGENTGATE_RECONCILE_LOOKBACK", "reconcile.lookback", dur(func(c *Config) *time.Duration { return &c.Reconcile.Lookback })},
+		{"AGENTGATE_LOG_LEVEL", "log.level", str(func(c *Config) *string { return &c.Log.Level })},
+		{"AGENTGATE_LOG_FORMAT", "log.format", str(func(c *Config) *string { return &c.Log.Format })},
+	}
+}
+
+// EnvVarNames lists every environment variable Load understands, for docs
+// and for rejecting typos.
+func EnvVarNames() []string {
+	var names []string
+	for _, v := range envVars() {
+		names = append(names, v.name)
+	}
+	return names
+}
+
+func (c *Config) applyEnv(environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && strings.HasPrefix(k, "AGENTGATE_") {
+			env[k] = v
+		}
+	}
+	known := map[string]bool{}
+	for _, ev := range envVars() {
+		known[ev.name] = true
+		v, ok := env[ev.name]
+		if !ok {
+			continue
+		}
+		if err := ev.set(c, v); err != nil {
+			return &Error{Key: ev.name, Reason: err.Error()}
+		}
+		c.sources[ev.key] = ev.name
+	}
+	for k := range env {
+		// AGENTGATE_TEST_* belong to the test suite, not the server.
+		if !known[k] && !strings.HasPrefix(k, "AGENTGATE_TEST_") {
+			return &Error{Key: k, Reason: "unknown setting (known: " + strings.Join(EnvVarNames(), ", ") + ")"}
+		}
+	}
+	return nil
+}
+
+// keyFor names the setting at a YAML path the way the user set it.
+func (c *Config) keyFor(path string) string {
+	if src, ok := c.sources[path]; ok {
+		return src
+	}
+	for _, ev := range envVars() {
+		if ev.key == path {
+			return ev.name + " (or " + path + " in the config file)"
+		}
+	}
+	return path
+}
+
+func (c *Config) fail(path, format string, args ...any) error {
+	return &Error{Key: c.keyFor(path), Reason: fmt.Sprintf(format, args...)}
+}
+
+func (c *Config) validate() error {
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return c.fail("addr", "%q is not a listen address like :8080 or 127.0.0.1:8080", c.Addr)
+	}
+	if c.PublicURL != "" {
+		if err := checkHTTPURL(c.PublicURL); err != nil {
+			return c.fail("public_url", "%v", err)
+		}
+	}
+	if c.DataDir == "" {
+		return c.fail("data_dir", "must not be empty")
+	}
+	if _, err := ParseDatabaseURL(c.DatabaseURL, c.DataDir); err != nil {
+		return c.fail("database_url", "%v", err)
+	}
+	if err := checkHTTPURL(c.GitHub.APIURL); err != nil {
+		return c.fail("github.api_url", "%v", err)
+	}
+	if err := checkHTTPURL(c.GitHub.WebURL); err != nil {
+		return c.fail("github.web_url", "%v", err)
+	}
+	if c.GitHub.AppID < 0 {
+		return c.fail("github.app_id", "must be a positive integer")
+	}
+	if c.GitHub.AppID > 0 {
+		if c.GitHub.PrivateKey == "" && c.GitHub.PrivateKeyFile == "" {
+			return c.fail("github.private_key_file", "is required when the app id is set (the .pem GitHub gave you)")
+		}
+		if c.GitHub.PrivateKey == "" {
+			pem, err := os.ReadFile(c.GitHub.PrivateKeyFile)
+			if err != nil {
+				return c.fail("github.private_key_file", "cannot read: %v", err)
+			}
+			c.GitHub.PrivateKey = string(pem)
+		}
+		if !strings.Contains(c.GitHub.PrivateKey, "PRIVATE KEY-----") {
+			return c.fail(c.keyPathOfPrivateKey(), "is not a PEM private key")
+		}
+		if c.GitHub.WebhookSecret == "" {
+			return c.fail("github.webhook_secret", "is required when the app id is set (without it any caller could forge webhooks)")
+		}
+	} else if c.GitHub.PrivateKey != "" || c.GitHub.PrivateKeyFile != "" || c.GitHub.WebhookSecret != "" {
+		return c.fail("github.app_id", "is required when a private key or webhook secret is set")
+	}
+	if c.Queue.Workers < 1 {
+		return c.fail("queue.workers", "must be at least 1, got %d", c.Queue.Workers)
+	}
+	if c.Queue.MaxAttempts < 1 {
+		return c.fail("queue.max_attempts", "must be at least 1, got %d", c.Queue.MaxAttempts)
+	}
+	for path, d := range map[string]time.Duration{
+		"queue.backoff_base": c.Queue.BackoffBase, "queue.backoff_max": c.Queue.BackoffMax,
+		"queue.job_timeout": c.Queue.JobTimeout, "queue.rescue_after": c.Queue.RescueAfter,
+		"queue.poll_interval": c.Queue.PollInterval,
+	} {
+		if d <= 0 {
+			return c.fail(path, "must be a positive duration, got %s", d)
+		}
+	}
+	if c.Queue.BackoffMax < c.Queue.BackoffBase {
+		return c.fail("queue.backoff_max", "%s is below queue.backoff_base %s", c.Queue.BackoffMax, c.Queue.BackoffBase)
+	}
+	if c.Reconcile.Interval < 0 {
+		return c.fail("reconcile.interval", "must not be negative")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return c.fail("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		return c.fail("log.format", "%q is not json or text", c.Log.Format)
+	}
+	return nil
+}
+
+func (c *Config) keyPathOfPrivateKey() string {
+	if _, ok := c.sources["github.private_key"]; ok {
+		return "github.private_key"
+	}
+	return "github.private_key_file"
+}
+
+func checkHTTPURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", raw)
+	}
+	return nil
+}
+
+// HasApp reports whether GitHub App credentials are configured; without
+// them the server runs first-run setup instead.
+func (c *Config) HasApp() bool { return c.GitHub.AppID > 0 }
+
+// WebhookURL is where GitHub should send webhooks.
+func (c *Config) WebhookURL() string {
+	return strings.TrimSuffix(c.PublicURL, "/") + "/api/github/hook"
+}
+
+// Database says which store to open.
+type Database struct {
+	Driver string // "sqlite" or "postgres"
+	DSN    string // file path for sqlite, the URL for postgres
+}
+
+// ParseDatabaseURL interprets database_url; empty means a SQLite file in the
+// data directory.
+func ParseDatabaseURL(raw, dataDir string) (Database, error) {
+	switch {
+	case raw == "":
+		return Database{Driver: "sqlite", DSN: filepath.Join(dataDir, "agentgate.db")}, nil
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		if _, err := url.Parse(raw); err != nil {
+			return Database{}, fmt.Errorf("not a valid postgres URL: %v", err)
+		}
+		return Database{Driver: "postgres", DSN: raw}, nil
+	case strings.HasPrefix(raw, "sqlite://"):
+		p := strings.TrimPrefix(raw, "sqlite://")
+		if p == "" {
+			return Database{}, fmt.Errorf("%q names no file", raw)
+		}
+		return Database{Driver: "sqlite", DSN: p}, nil
+	case strings.Contains(raw, "://"):
+		return Database{}, fmt.Errorf("%q: unsupported scheme (use a file path, sqlite://path or postgres://...)", raw)
+	default:
+		return Database{Driver: "sqlite", DSN: raw}, nil
+	}
+}
+
+// Database returns the parsed database setting.
+func (c *Config) Database() Database {
+	db, _ := ParseDatabaseURL(c.DatabaseURL, c.DataDir) // validated in Load
+	return db
+}

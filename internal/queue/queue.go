@@ -1,0 +1,308 @@
+// Package queue is agentgate's durable job queue: River, on the same
+// database as the store, so a webhook delivery and its jobs are committed in
+// one transaction. Jobs survive restarts and crashes (a job left running by a
+// killed process is rescued and retried), retry with exponential backoff and
+// jitter, wait out GitHub rate limits without spending attempts, and end as
+// dead (River's discarded or cancelled states) after MaxAttempts or a
+// permanent error. On PostgreSQL several replicas share the queue safely;
+// River elects one leader, which alone schedules periodic jobs such as the
+// reconciler.
+//
+// River was chosen over a hand-written queue because it already solves
+// SKIP LOCKED fetching, stuck-job rescue, leader election, periodic jobs and
+// transactional enqueue, for both PostgreSQL and SQLite, and is well kept.
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/agentgate/agentgate/internal/ghapp"
+	"github.com/agentgate/agentgate/internal/metrics"
+	"github.com/agentgate/agentgate/internal/webhook"
+	"github.com/agentgate/agentgate/store"
+)
+
+// Options tune the queue (see config.Queue for meanings).
+type Options struct {
+	Workers      int
+	MaxAttempts  int
+	BackoffBase  time.Duration
+	BackoffMax   time.Duration
+	JobTimeout   time.Duration
+	RescueAfter  time.Duration
+	PollInterval time.Duration
+	// Periodic jobs run on the leader replica only.
+	Periodic []Periodic
+}
+
+// Periodic is a job the leader enqueues every Interval. At most one instance
+// is queued or running at a time.
+type Periodic struct {
+	Name     string
+	Interval time.Duration
+	Run      func(ctx context.Context) error
+}
+
+// EventArgs is one handler's share of one webhook delivery. The payload is
+// read from the deliveries table, not copied into the job.
+type EventArgs struct {
+	DeliveryID string `json:"delivery_id"`
+	Handler    string `json:"handler"`
+}
+
+// Kind is the River job kind for webhook event jobs.
+func (EventArgs) Kind() string { return "webhook_event" }
+
+// PeriodicArgs names a periodic job.
+type PeriodicArgs struct {
+	Name string `json:"name"`
+}
+
+// Kind is the River job kind for periodic jobs.
+func (PeriodicArgs) Kind() string { return "periodic" }
+
+// Queue enqueues and works jobs.
+type Queue struct {
+	start    func(context.Context) error
+	stop     func(context.Context) error
+	insertTx func(ctx context.Context, tx *store.Tx, params []river.InsertManyParams) error
+}
+
+// New builds a queue over st's database. Jobs for webhook events are handed
+// to router's handlers.
+func New(st *store.Store, router *webhook.Router, opts Options, m *metrics.Metrics, log *slog.Logger) (*Queue, error) {
+	if opts.RescueAfter < opts.JobTimeout {
+		return nil, fmt.Errorf("queue: rescue_after (%s) must not be shorter than job_timeout (%s)", opts.RescueAfter, opts.JobTimeout)
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &eventWorker{store: st, router: router, metrics: m, log: log, now: time.Now})
+	periodic := map[string]Periodic{}
+	var periodicJobs []*river.PeriodicJob
+	for _, p := range opts.Periodic {
+		periodic[p.Name] = p
+		name := p.Name
+		periodicJobs = append(periodicJobs, river.NewPeriodicJob(
+			river.PeriodicInterval(p.Interval),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return PeriodicArgs{Name: name}, &river.InsertOpts{
+					MaxAttempts: 1, // the next tick is the retry
+					UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+						rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+						rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+					}},
+				}
+			},
+			&river.PeriodicJobOpts{ID: name, RunOnStart: true},
+		))
+	}
+	river.AddWorker(workers, &periodicWorker{jobs: periodic, metrics: m, log: log})
+
+	cfg := &river.Config{
+		Logger:               log.With("component", "queue"),
+		Workers:              workers,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
+		MaxAttempts:          opts.MaxAttempts,
+		RetryPolicy:          &Backoff{Base: opts.BackoffBase, Max: opts.BackoffMax},
+		JobTimeout:           opts.JobTimeout,
+		RescueStuckJobsAfter: opts.RescueAfter,
+		FetchPollInterval:    opts.PollInterval,
+		FetchCooldown:        min(opts.PollInterval, 50*time.Millisecond),
+		PeriodicJobs:         periodicJobs,
+		// Completed jobs are history the deliveries table already keeps.
+		CompletedJobRetentionPeriod: 24 * time.Hour,
+		// Dead jobs stay long enough to be inspected and requeued.
+		DiscardedJobRetentionPeriod: 30 * 24 * time.Hour,
+		CancelledJobRetentionPeriod: 30 * 24 * time.Hour,
+	}
+	q := &Queue{}
+	switch st.Dialect() {
+	case store.SQLite:
+		cfg.PollOnly = true // SQLite has no LISTEN/NOTIFY
+		client, err := river.NewClient(riversqlite.New(st.SQLDB()), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("queue: %w", err)
+		}
+		q.start, q.stop = client.Start, client.Stop
+		q.insertTx = func(ctx context.Context, tx *store.Tx, params []river.InsertManyParams) error {
+			_, err := client.InsertManyTx(ctx, tx.SQLTx(), params)
+			return err
+		}
+	case store.Postgres:
+		client, err := river.NewClient(riverpgxv5.New(st.PgxPool()), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("queue: %w", err)
+		}
+		q.start, q.stop = client.Start, client.Stop
+		q.insertTx = func(ctx context.Context, tx *store.Tx, params []river.InsertManyParams) error {
+			_, err := client.InsertManyTx(ctx, tx.PgxTx(), params)
+			return err
+		}
+	default:
+		return nil, fmt.Errorf("queue: unsupported store dialect %q", st.Dialect())
+	}
+	return q, nil
+}
+
+// Start begins working jobs (and, on the leader, scheduling periodic ones).
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.start(ctx); err != nil {
+		return fmt.Errorf("start queue: %w", err)
+	}
+	return nil
+}
+
+// Stop waits for running jobs to finish or ctx to end. Jobs cut short are
+// rescued and retried later, by this or another replica.
+func (q *Queue) Stop(ctx context.Context) error {
+	if err := q.stop(ctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("stop queue: %w", err)
+	}
+	return nil
+}
+
+// EnqueueEventsTx adds one job per handler for a delivery, inside tx, so the
+// jobs exist exactly when the delivery row does.
+func (q *Queue) EnqueueEventsTx(ctx context.Context, tx *store.Tx, deliveryID string, handlers []string) error {
+	params := make([]river.InsertManyParams, 0, len(handlers))
+	for _, h := range handlers {
+		params = append(params, river.InsertManyParams{Args: EventArgs{DeliveryID: deliveryID, Handler: h}})
+	}
+	if err := q.insertTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("enqueue %d jobs for delivery %s: %w", len(handlers), deliveryID, err)
+	}
+	return nil
+}
+
+// Backoff is exponential backoff with "equal jitter": attempt n waits
+// between d/2 and d, where d = Base·2^(n-1) capped at Max. Half the delay is
+// random so retries from a burst of failures spread out; half is fixed so a
+// retry never comes straight back.
+type Backoff struct {
+	Base, Max time.Duration
+}
+
+// Delay is the wait before retry number n (1-based).
+func (b *Backoff) Delay(n int) time.Duration {
+	d := b.Base
+	for i := 1; i < n && d < b.Max; i++ {
+		d *= 2
+	}
+	d = min(d, b.Max)
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// NextRetry implements river.ClientRetryPolicy.
+func (b *Backoff) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(b.Delay(len(job.Errors) + 1))
+}
+
+// eventWorker runs one handler for one delivery.
+type eventWorker struct {
+	river.WorkerDefaults[EventArgs]
+	store   *store.Store
+	router  *webhook.Router
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+func (w *eventWorker) Work(ctx context.Context, job *river.Job[EventArgs]) error {
+	started := w.now()
+	w.metrics.JobWaitSeconds.WithLabelValues(job.Kind).Observe(started.Sub(job.ScheduledAt).Seconds())
+	outcome, err := w.work(ctx, job)
+	w.metrics.JobRunSeconds.WithLabelValues(job.Kind, job.Args.Handler, outcome).Observe(w.now().Sub(started).Seconds())
+	return err
+}
+
+func (w *eventWorker) work(ctx context.Context, job *river.Job[EventArgs]) (outcome string, _ error) {
+	log := w.log.With("delivery", job.Args.DeliveryID, "handler", job.Args.Handler, "job", job.ID, "attempt", job.Attempt)
+	h, ok := w.router.Handler(job.Args.Handler)
+	if !ok {
+		w.metrics.JobsDead.WithLabelValues(job.Kind, job.Args.Handler).Inc()
+		log.Error("job names no registered handler; giving up")
+		return "dead", river.JobCancel(fmt.Errorf("no handler named %q", job.Args.Handler))
+	}
+	d, err := w.store.Delivery(ctx, job.Args.DeliveryID)
+	if err != nil {
+		return w.failed(log, job, fmt.Errorf("load delivery: %w", err))
+	}
+	if d.Payload == nil {
+		w.metrics.JobsDead.WithLabelValues(job.Kind, job.Args.Handler).Inc()
+		log.Error("delivery payload was pruned before its job ran; giving up")
+		return "dead", river.JobCancel(fmt.Errorf("delivery %s has no payload", d.ID))
+	}
+	ev := webhook.Event{
+		DeliveryID: d.ID, Type: d.Event, Action: d.Action, InstallationID: d.InstallationID,
+		Repository: d.Repository, Payload: json.RawMessage(d.Payload), ReceivedAt: d.ReceivedAt,
+	}
+	log = log.With("event", d.Event, "action", d.Action, "installation", d.InstallationID)
+	if err := h.Handle(webhook.WithLogger(ctx, log), ev); err != nil {
+		return w.failed(log, job, err)
+	}
+	log.Debug("handled")
+	return "completed", nil
+}
+
+// failed decides between snoozing for a rate limit, retrying with backoff,
+// and giving up.
+func (w *eventWorker) failed(log *slog.Logger, job *river.Job[EventArgs], err error) (string, error) {
+	verdict, wait := ghapp.Classify(err, w.now())
+	if errors.Is(err, webhook.ErrPermanent) {
+		verdict = ghapp.GiveUp
+	}
+	switch verdict {
+	case ghapp.WaitForRateLimit:
+		w.metrics.JobRetries.WithLabelValues(job.Kind, job.Args.Handler, "rate_limited").Inc()
+		log.Warn("rate limited by GitHub; waiting", "wait", wait, "err", err)
+		// A snooze is not an attempt: waiting out a limit must not push a
+		// job towards the dead-letter state.
+		return "snoozed", river.JobSnooze(wait)
+	case ghapp.GiveUp:
+		w.metrics.JobsDead.WithLabelValues(job.Kind, job.Args.Handler).Inc()
+		log.Error("permanent failure; giving up", "err", err)
+		return "dead", river.JobCancel(err)
+	}
+	if job.Attempt >= job.MaxAttempts {
+		w.metrics.JobsDead.WithLabelValues(job.Kind, job.Args.Handler).Inc()
+		log.Error("attempts exhausted; job is dead", "err", err, "max_attempts", job.MaxAttempts)
+		return "dead", err
+	}
+	w.metrics.JobRetries.WithLabelValues(job.Kind, job.Args.Handler, "error").Inc()
+	log.Warn("job failed; will retry", "err", err)
+	return "retry", err
+}
+
+type periodicWorker struct {
+	river.WorkerDefaults[PeriodicArgs]
+	jobs    map[string]Periodic
+	metrics *metrics.Metrics
+	log     *slog.Logger
+}
+
+func (w *periodicWorker) Work(ctx context.Context, job *river.Job[PeriodicArgs]) error {
+	p, ok := w.jobs[job.Args.Name]
+	if !ok {
+		return river.JobCancel(fmt.Errorf("no periodic job named %q", job.Args.Name))
+	}
+	started := time.Now()
+	err := p.Run(webhook.WithLogger(ctx, w.log.With("periodic", p.Name, "job", job.ID)))
+	outcome := "completed"
+	if err != nil {
+		outcome = "failed"
+		w.log.Error("periodic job failed", "periodic", p.Name, "err", err)
+	}
+	w.metrics.JobRunSeconds.WithLabelValues(job.Kind, p.Name, outcome).Observe(time.Since(started).Seconds())
+	return err
+}

@@ -1,0 +1,229 @@
+// Package server is agentgate's running process: the HTTP endpoints
+// (webhook intake, health, metrics, first-run setup), the registry of
+// webhook handlers, the reconciler, and the wiring that joins them to the
+// store and the durable queue.
+//
+// A webhook's way through the code reads top to bottom:
+// intake.go (verify, record, enqueue) → internal/queue (durable, retried) →
+// the handler registered in handlers() → GitHub through internal/ghapp.
+// Nothing but cmd imports this package.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/agentgate/agentgate/internal/config"
+	"github.com/agentgate/agentgate/internal/ghapp"
+	"github.com/agentgate/agentgate/internal/metrics"
+	"github.com/agentgate/agentgate/internal/queue"
+	"github.com/agentgate/agentgate/internal/webhook"
+	"github.com/agentgate/agentgate/store"
+)
+
+// Version is reported by /healthz and in the GitHub User-Agent.
+type Version string
+
+// Run serves until ctx ends: first-run setup if no GitHub App is configured,
+// then the app itself. It returns nil on a clean shutdown.
+func Run(ctx context.Context, cfg *config.Config, version Version, log *slog.Logger, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	if !cfg.HasApp() {
+		if err := runSetup(ctx, cfg, ln, log); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		// Credentials are saved now: load them the way a restart would.
+		reloaded, err := config.Load(cfg.ConfigFile, cfg.Environ)
+		if err != nil {
+			return fmt.Errorf("reload config after setup: %w", err)
+		}
+		cfg = reloaded
+	}
+
+	st, err := store.Open(ctx, cfg.Database().Driver, cfg.Database().DSN)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx, log); err != nil {
+		return fmt.Errorf("migrate store: %w", err)
+	}
+
+	app, err := New(cfg, st, version, log)
+	if err != nil {
+		return err
+	}
+	if err := app.queue.Start(ctx); err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("agentgate serving", "addr", ln.Addr().String(), "store", st.Dialect(), "app_id", cfg.GitHub.AppID, "version", string(version))
+
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	// Stop taking webhooks first: GitHub marks what we refuse as failed and
+	// the reconciler redelivers it; then let running jobs finish.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	app.shuttingDown.Store(true)
+	_ = srv.Shutdown(shutdownCtx)
+	return app.queue.Stop(shutdownCtx)
+}
+
+func runSetup(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.Logger) error {
+	setup, err := NewSetup(cfg, log)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: setup.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(noCloseListener{ln}) }()
+	log.Info("no GitHub App configured: serving first-run setup", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve setup: %w", err)
+	case <-ctx.Done():
+	case <-setup.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+// noCloseListener lets the setup server shut down without closing the
+// socket the app then serves on, so the address never goes dark.
+type noCloseListener struct{ net.Listener }
+
+func (noCloseListener) Close() error { return nil }
+
+// App is the configured server: handlers, queue and HTTP routes.
+type App struct {
+	cfg          *config.Config
+	store        *store.Store
+	queue        *queue.Queue
+	router       *webhook.Router
+	metrics      *metrics.Metrics
+	intake       *Intake
+	log          *slog.Logger
+	version      Version
+	migrated     atomic.Bool
+	shuttingDown atomic.Bool
+}
+
+// New wires the app over an open, migrated store.
+func New(cfg *config.Config, st *store.Store, version Version, log *slog.Logger) (*App, error) {
+	m := metrics.New()
+	m.RegisterQueueDepth(st, log)
+	clients, err := ghapp.New(ghapp.Config{
+		AppID: cfg.GitHub.AppID, PrivateKeyPEM: []byte(cfg.GitHub.PrivateKey),
+		APIURL: cfg.GitHub.APIURL, UserAgent: "agentgate/" + string(version),
+	}, m)
+	if err != nil {
+		return nil, err
+	}
+	router, err := webhook.NewRouter(handlers(st, clients)...)
+	if err != nil {
+		return nil, err
+	}
+	reconciler := &Reconciler{
+		store: st, clients: clients, metrics: m, lookback: cfg.Reconcile.Lookback,
+		maxRedeliveries: 3, now: time.Now,
+	}
+	var periodic []queue.Periodic
+	if cfg.Reconcile.Interval > 0 {
+		periodic = append(periodic, queue.Periodic{Name: "reconcile", Interval: cfg.Reconcile.Interval, Run: reconciler.Run})
+	}
+	q, err := queue.New(st, router, queue.Options{
+		Workers: cfg.Queue.Workers, MaxAttempts: cfg.Queue.MaxAttempts,
+		BackoffBase: cfg.Queue.BackoffBase, BackoffMax: cfg.Queue.BackoffMax,
+		JobTimeout: cfg.Queue.JobTimeout, RescueAfter: cfg.Queue.RescueAfter,
+		PollInterval: cfg.Queue.PollInterval, Periodic: periodic,
+	}, m, log)
+	if err != nil {
+		return nil, err
+	}
+	return &App{
+		cfg: cfg, store: st, queue: q, router: router, metrics: m, log: log, version: version,
+		intake: &Intake{
+			secret: []byte(cfg.GitHub.WebhookSecret), store: st, queue: q, router: router,
+			metrics: m, log: log, now: time.Now,
+		},
+	}, nil
+}
+
+// handlers is the one place webhook handlers are registered. Gate, dispatch
+// and attest add theirs here; several may subscribe to the same event.
+func handlers(st *store.Store, clients *ghapp.Clients) []webhook.Handler {
+	return []webhook.Handler{
+		&Installations{store: st, clients: clients, now: time.Now},
+	}
+}
+
+// Handler is the HTTP surface.
+func (a *App) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/github/hook", a.intake)
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
+	return mux
+}
+
+func (a *App) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": string(a.version)})
+}
+
+// readyz says whether this replica should get traffic: the store answers and
+// every migration is applied.
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	if a.shuttingDown.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.store.Ping(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unreachable", "error": err.Error()})
+		return
+	}
+	if !a.migrated.Load() {
+		pending, err := a.store.Pending(ctx)
+		if err != nil || pending {
+			msg := "migrations pending: run agentgate migrate"
+			if err != nil {
+				msg = err.Error()
+			}
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not migrated", "error": msg})
+			return
+		}
+		a.migrated.Store(true) // migrations are never un-applied under us
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "store": string(a.store.Dialect())})
+}
