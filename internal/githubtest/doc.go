@@ -1,0 +1,33 @@
+// Package githubtest is a fake GitHub for tests: a real HTTP server that answers the REST API
+// endpoints agentgate calls the way api.github.com does, and sends signed webhooks the way
+// GitHub's hookshot does.
+//
+// GitHub cannot be reached from tests, and mocks of a client library prove nothing about the
+// requests that reach the wire. So the fake is exercised through real clients (go-github,
+// ghinstallation, or the agentgate binary pointed at [Server.URL] through
+// AGENTGATE_GITHUB_API_URL) and checks what they send:
+//
+//   - App JWTs are verified (RS256 with the fake's own key, iss, iat, exp), installation
+//     tokens are minted and checked, each with the installation and repositories it may use.
+//   - Every API request is validated against GitHub's published OpenAPI description (the
+//     operations in openapi/operations.txt, cut from @octokit/openapi). A request GitHub would
+//     refuse is answered as GitHub would (404 or 422) and recorded as a [Violation]; the test
+//     that created the fake fails at cleanup unless [AllowViolations] is given.
+//   - Responses carry GitHub's pagination Link headers, strong ETags (a matching
+//     If-None-Match gets 304 and costs no rate limit) and X-RateLimit-* headers backed by a
+//     real per-installation budget. Primary and secondary rate limits, 5xx and timeouts can be
+//     injected by rule ([Fault]) with a seeded random source, so failures are reproducible.
+//   - Webhooks ([Server.SendWebhook]) are signed with X-Hub-Signature-256 and X-Hub-Signature,
+//     recorded in the app's delivery log (GET /app/hook/deliveries) and can be redelivered
+//     through the API with the same X-GitHub-Delivery GUID.
+//   - The app manifest flow works end to end: [Server.WebURL] serves GitHub's
+//     "POST /settings/apps/new" form, redirects with a code, and
+//     POST /app-manifests/{code}/conversions returns the fake's app credentials.
+//
+// What the package must not do: it is test-only and must never be imported by non-test code
+// of the agentgate binary; it holds no global mutable state except the parsed, read-only
+// OpenAPI document (loaded once per process).
+//
+// Adding an endpoint is one line in routes (server.go) plus a handler; the operation must also
+// be listed in openapi/operations.txt (then regenerate the description, see package openapi).
+package githubtest
