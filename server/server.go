@@ -33,27 +33,53 @@ import (
 type Version string
 
 // Run serves until ctx ends: first-run setup if no GitHub App is configured,
-// then the app itself. It returns nil on a clean shutdown.
-func Run(ctx context.Context, cfg *config.Config, version Version, log *slog.Logger, ready func(addr string)) error {
+// then the app itself, on one listener that never goes dark in between. It
+// returns nil on a clean shutdown.
+func Run(ctx context.Context, cfg *config.Config, version Version, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	defer ln.Close()
-	if ready != nil {
-		ready(ln.Addr().String())
+	var current atomic.Pointer[http.Handler]
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			(*current.Load()).ServeHTTP(w, r)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+	}
+	serveErr := make(chan error, 1)
+	serve := func(h http.Handler) {
+		if current.Swap(&h) == nil {
+			go func() { serveErr <- srv.Serve(ln) }()
+		}
+	}
+	shutdown := func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
 	}
 
 	if !cfg.HasApp() {
-		if err := runSetup(ctx, cfg, ln, log); err != nil {
+		setup, err := NewSetup(cfg, log)
+		if err != nil {
+			ln.Close()
 			return err
 		}
-		if ctx.Err() != nil {
+		serve(setup.Handler())
+		log.Info("no GitHub App configured: serving first-run setup", "addr", ln.Addr().String())
+		select {
+		case err := <-serveErr:
+			return fmt.Errorf("serve setup: %w", err)
+		case <-ctx.Done():
+			shutdown()
 			return nil
+		case <-setup.Done():
 		}
 		// Credentials are saved now: load them the way a restart would.
 		reloaded, err := config.Load(cfg.ConfigFile, cfg.Environ)
 		if err != nil {
+			shutdown()
 			return fmt.Errorf("reload config after setup: %w", err)
 		}
 		cfg = reloaded
@@ -61,28 +87,34 @@ func Run(ctx context.Context, cfg *config.Config, version Version, log *slog.Log
 
 	st, err := store.Open(ctx, cfg.Database().Driver, cfg.Database().DSN)
 	if err != nil {
+		shutdown()
+		ln.Close()
 		return err
 	}
 	defer st.Close()
 	if _, err := st.Migrate(ctx, log); err != nil {
+		shutdown()
+		ln.Close()
 		return fmt.Errorf("migrate store: %w", err)
 	}
-
 	app, err := New(cfg, st, version, log)
 	if err != nil {
+		shutdown()
+		ln.Close()
 		return err
 	}
 	if err := app.queue.Start(ctx); err != nil {
+		shutdown()
+		ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: app.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	serve(app.Handler())
 	log.Info("agentgate serving", "addr", ln.Addr().String(), "store", st.Dialect(), "app_id", cfg.GitHub.AppID, "version", string(version))
 
 	select {
-	case err := <-errc:
+	case err := <-serveErr:
 		if !errors.Is(err, http.ErrServerClosed) {
+			_ = app.queue.Stop(context.Background())
 			return fmt.Errorf("serve: %w", err)
 		}
 	case <-ctx.Done():
@@ -90,38 +122,12 @@ func Run(ctx context.Context, cfg *config.Config, version Version, log *slog.Log
 	log.Info("shutting down")
 	// Stop taking webhooks first: GitHub marks what we refuse as failed and
 	// the reconciler redelivers it; then let running jobs finish.
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	app.shuttingDown.Store(true)
-	_ = srv.Shutdown(shutdownCtx)
-	return app.queue.Stop(shutdownCtx)
-}
-
-func runSetup(ctx context.Context, cfg *config.Config, ln net.Listener, log *slog.Logger) error {
-	setup, err := NewSetup(cfg, log)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: setup.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(noCloseListener{ln}) }()
-	log.Info("no GitHub App configured: serving first-run setup", "addr", ln.Addr().String())
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve setup: %w", err)
-	case <-ctx.Done():
-	case <-setup.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	shutdown()
+	stopCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	return app.queue.Stop(stopCtx)
 }
-
-// noCloseListener lets the setup server shut down without closing the
-// socket the app then serves on, so the address never goes dark.
-type noCloseListener struct{ net.Listener }
-
-func (noCloseListener) Close() error { return nil }
 
 // App is the configured server: handlers, queue and HTTP routes.
 type App struct {

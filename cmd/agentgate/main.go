@@ -65,7 +65,7 @@ func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return server.Run(cmd.Context(), cfg, server.Version(version), log, nil)
+			return server.Run(cmd.Context(), cfg, server.Version(version), log)
 		},
 	})
 	root.AddCommand(&cobra.Command{

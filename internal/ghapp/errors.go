@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v89/github"
 )
 
@@ -42,6 +43,12 @@ func Classify(err error, now time.Time) (Verdict, time.Duration) {
 		}
 		return WaitForRateLimit, defaultSecondaryWait
 	}
+	// Minting an installation token goes through ghinstallation, whose
+	// errors carry the raw response rather than go-github's types.
+	var tokenErr *ghinstallation.HTTPError
+	if errors.As(err, &tokenErr) && tokenErr.Response != nil {
+		return classifyResponse(tokenErr.Response, now)
+	}
 	var er *github.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil {
 		code := er.Response.StatusCode
@@ -56,6 +63,31 @@ func Classify(err error, now time.Time) (Verdict, time.Duration) {
 			code == http.StatusUnprocessableEntity, code == http.StatusBadRequest:
 			return GiveUp, 0
 		}
+	}
+	return RetryWithBackoff, 0
+}
+
+// classifyResponse judges a raw GitHub error response by its status and
+// rate-limit headers, as go-github's CheckResponse would.
+func classifyResponse(resp *http.Response, now time.Time) (Verdict, time.Duration) {
+	code := resp.StatusCode
+	if code == http.StatusForbidden || code == http.StatusTooManyRequests {
+		if resp.Header.Get("X-RateLimit-Remaining") == "0" {
+			if reset, err := strconv.ParseInt(resp.Header.Get("X-RateLimit-Reset"), 10, 64); err == nil {
+				return WaitForRateLimit, max(time.Unix(reset, 0).Sub(now)+time.Second, time.Second)
+			}
+			return WaitForRateLimit, defaultSecondaryWait
+		}
+		if resp.Header.Get("Retry-After") != "" || code == http.StatusTooManyRequests {
+			return WaitForRateLimit, retryAfterHeader(resp, defaultSecondaryWait)
+		}
+		return GiveUp, 0
+	}
+	switch {
+	case code >= 500, code == http.StatusUnauthorized, code == http.StatusRequestTimeout:
+		return RetryWithBackoff, 0
+	case code >= 400:
+		return GiveUp, 0
 	}
 	return RetryWithBackoff, 0
 }
