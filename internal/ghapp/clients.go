@@ -31,6 +31,9 @@ type Config struct {
 	Timeout       time.Duration
 }
 
+// cacheBytesPerInstallation bounds each installation's ETag cache.
+const cacheBytesPerInstallation = 16 << 20
+
 // Clients hands out GitHub clients. Clients are cached per installation so
 // their installation token and ETag cache are reused across jobs.
 type Clients struct {
@@ -76,7 +79,7 @@ func (c *Clients) creator(installationID int64) githubapp.ClientCreator {
 		githubapp.WithClientTimeout(c.cfg.Timeout),
 		// Conditional requests: a 304 costs no rate limit. alwaysValidate so
 		// a cached answer is never served without asking GitHub.
-		githubapp.WithClientCaching(true, func() httpcache.Cache { return httpcache.NewMemoryCache() }),
+		githubapp.WithClientCaching(true, func() httpcache.Cache { return newResponseCache(cacheBytesPerInstallation) }),
 		githubapp.WithTransport(&countingTransport{next: c.base, installation: installationID, metrics: c.metrics}),
 	)
 }
