@@ -161,6 +161,7 @@ func New(cfg *config.Config, st *store.Store, version Version, log *slog.Logger)
 	reconciler := &Reconciler{
 		store: st, clients: clients, metrics: m, lookback: cfg.Reconcile.Lookback,
 		maxRedeliveries: 3, now: time.Now,
+		repairs: []Repair{&PrunePayloads{store: st, now: time.Now}},
 	}
 	var periodic []queue.Periodic
 	if cfg.Reconcile.Interval > 0 {
