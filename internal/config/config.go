@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -165,16 +166,49 @@ func (c *Config) readFile(path string) error {
 	if err != nil {
 		return &Error{Key: "--config", Reason: err.Error()}
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true) // a misspelt key is an error, not a silent default
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return &Error{Key: path, Reason: strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err == nil {
 		markSources(&doc, "", path, c.sources)
 	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true) // a misspelt key is an error, not a silent default
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return c.yamlError(path, err)
+	}
 	return nil
+}
+
+var yamlLineError = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// yamlError reports a decode error as one line, "file:line: key: reason",
+// like every other config error. yaml.v3 gives "line N: ..." messages, one
+// per line of a multi-line TypeError; the first is reported.
+func (c *Config) yamlError(path string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	more := 0
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg, more = te.Errors[0], len(te.Errors)-1
+	}
+	reason := strings.Join(strings.Fields(msg), " ")
+	key := path
+	if m := yamlLineError.FindStringSubmatch(reason); m != nil {
+		key, reason = path+":"+m[1], m[2]
+		// Name the deepest setting on that line, as sources records it.
+		best := ""
+		for _, src := range c.sources {
+			if strings.HasPrefix(src, key+": ") && len(src) > len(best) {
+				best = src
+			}
+		}
+		if best != "" {
+			key = best
+		}
+	}
+	if more > 0 {
+		reason += fmt.Sprintf(" (and %d more)", more)
+	}
+	return &Error{Key: key, Reason: reason}
 }
 
 // markSources records "file:line" for every scalar in the YAML document.

@@ -1,0 +1,424 @@
+package config_test
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agentgate/agentgate/internal/config"
+)
+
+var testKeyPEM = sync.OnceValue(func() []byte {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+})
+
+// writeFile writes content to name in dir and returns its path.
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Chdir(t.TempDir()) // no data/github-app.json lying around
+	for _, environ := range [][]string{
+		nil,
+		{"PATH=/usr/bin", "HOME=/root"},
+		// The test suite's own variables are not server settings.
+		{"AGENTGATE_TEST_POSTGRES_URL=postgres://x@y/z"},
+	} {
+		cfg, err := config.Load("", environ)
+		if err != nil {
+			t.Fatalf("Load(%q): %v", environ, err)
+		}
+		if cfg.Addr != ":8080" || cfg.DataDir != "data" || cfg.GitHub.APIURL != "https://api.github.com/" || cfg.HasApp() {
+			t.Errorf("Load(%q) = addr %q data %q api %q hasApp %v", environ, cfg.Addr, cfg.DataDir, cfg.GitHub.APIURL, cfg.HasApp())
+		}
+		want := config.Database{Driver: "sqlite", DSN: filepath.Join("data", "agentgate.db")}
+		if db := cfg.Database(); db != want {
+			t.Errorf("Database() = %+v, want %+v", db, want)
+		}
+		if cfg.Queue.BackoffBase != 2*time.Second || cfg.Log.Level != "info" {
+			t.Errorf("queue/log defaults = %+v %+v", cfg.Queue, cfg.Log)
+		}
+	}
+}
+
+func TestLoadEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	keyFile := writeFile(t, dir, "app.pem", string(testKeyPEM()))
+	app := []string{"AGENTGATE_GITHUB_APP_ID=12345", "AGENTGATE_WEBHOOK_SECRET=s3cret"}
+
+	tests := []struct {
+		name    string
+		environ []string
+		check   func(t *testing.T, c *config.Config)
+	}{
+		{"AGENTGATE_ADDR", []string{"AGENTGATE_ADDR=127.0.0.1:9090"}, func(t *testing.T, c *config.Config) {
+			if c.Addr != "127.0.0.1:9090" {
+				t.Errorf("Addr = %q", c.Addr)
+			}
+		}},
+		{"AGENTGATE_DATA_DIR moves the default database", []string{"AGENTGATE_DATA_DIR=/srv/agentgate"}, func(t *testing.T, c *config.Config) {
+			if c.DataDir != "/srv/agentgate" {
+				t.Errorf("DataDir = %q", c.DataDir)
+			}
+			if db := c.Database(); db != (config.Database{Driver: "sqlite", DSN: "/srv/agentgate/agentgate.db"}) {
+				t.Errorf("Database() = %+v", db)
+			}
+		}},
+		{"AGENTGATE_DATABASE_URL plain path", []string{"AGENTGATE_DATABASE_URL=/var/lib/ag.db"}, wantDB("sqlite", "/var/lib/ag.db")},
+		{"AGENTGATE_DATABASE_URL relative path", []string{"AGENTGATE_DATABASE_URL=ag.db"}, wantDB("sqlite", "ag.db")},
+		{"AGENTGATE_DATABASE_URL sqlite:// absolute", []string{"AGENTGATE_DATABASE_URL=sqlite:///var/lib/ag.db"}, wantDB("sqlite", "/var/lib/ag.db")},
+		{"AGENTGATE_DATABASE_URL sqlite:// relative", []string{"AGENTGATE_DATABASE_URL=sqlite://ag.db"}, wantDB("sqlite", "ag.db")},
+		{"AGENTGATE_DATABASE_URL postgres://", []string{"AGENTGATE_DATABASE_URL=postgres://u:p@db:5432/ag?sslmode=disable"},
+			wantDB("postgres", "postgres://u:p@db:5432/ag?sslmode=disable")},
+		{"AGENTGATE_DATABASE_URL postgresql://", []string{"AGENTGATE_DATABASE_URL=postgresql://db/ag"}, wantDB("postgres", "postgresql://db/ag")},
+		{"app from key file", append([]string{"AGENTGATE_GITHUB_PRIVATE_KEY_FILE=" + keyFile}, app...), func(t *testing.T, c *config.Config) {
+			if !c.HasApp() || c.GitHub.AppID != 12345 || c.GitHub.WebhookSecret != "s3cret" {
+				t.Errorf("GitHub = %+v", c.GitHub)
+			}
+			if c.GitHub.PrivateKeyFile != keyFile || c.GitHub.PrivateKey != string(testKeyPEM()) {
+				t.Errorf("private key not loaded from %s (PrivateKeyFile %q, %d key bytes)", keyFile, c.GitHub.PrivateKeyFile, len(c.GitHub.PrivateKey))
+			}
+		}},
+		{"app from inline key", append([]string{"AGENTGATE_GITHUB_PRIVATE_KEY=" + string(testKeyPEM())}, app...), func(t *testing.T, c *config.Config) {
+			if !c.HasApp() || c.GitHub.PrivateKey != string(testKeyPEM()) {
+				t.Errorf("inline key not used: HasApp %v, %d key bytes", c.HasApp(), len(c.GitHub.PrivateKey))
+			}
+		}},
+		{"inline key wins over key file", append([]string{"AGENTGATE_GITHUB_PRIVATE_KEY=" + string(testKeyPEM()), "AGENTGATE_GITHUB_PRIVATE_KEY_FILE=/nonexistent.pem"}, app...),
+			func(t *testing.T, c *config.Config) {
+				if c.GitHub.PrivateKey != string(testKeyPEM()) {
+					t.Errorf("PrivateKey not the inline key")
+				}
+			}},
+		{"AGENTGATE_GITHUB_API_URL", []string{"AGENTGATE_GITHUB_API_URL=https://ghe.example.com/api/v3/"}, func(t *testing.T, c *config.Config) {
+			if c.GitHub.APIURL != "https://ghe.example.com/api/v3/" {
+				t.Errorf("APIURL = %q", c.GitHub.APIURL)
+			}
+		}},
+		{"AGENTGATE_PUBLIC_URL", []string{"AGENTGATE_PUBLIC_URL=https://gate.example.com/"}, func(t *testing.T, c *config.Config) {
+			if c.PublicURL != "https://gate.example.com/" || c.WebhookURL() != "https://gate.example.com/api/github/hook" {
+				t.Errorf("PublicURL = %q, WebhookURL = %q", c.PublicURL, c.WebhookURL())
+			}
+		}},
+		{"queue and log settings", []string{"AGENTGATE_QUEUE_WORKERS=3", "AGENTGATE_QUEUE_BACKOFF_BASE=500ms", "AGENTGATE_RECONCILE_INTERVAL=0s", "AGENTGATE_LOG_LEVEL=debug", "AGENTGATE_LOG_FORMAT=text"},
+			func(t *testing.T, c *config.Config) {
+				if c.Queue.Workers != 3 || c.Queue.BackoffBase != 500*time.Millisecond || c.Reconcile.Interval != 0 || c.Log != (config.Log{Level: "debug", Format: "text"}) {
+					t.Errorf("Queue = %+v, Reconcile = %+v, Log = %+v", c.Queue, c.Reconcile, c.Log)
+				}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := config.Load("", tc.environ)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			tc.check(t, cfg)
+			if !equalStrings(cfg.Environ, tc.environ) || cfg.ConfigFile != "" {
+				t.Errorf("Load did not remember its inputs: ConfigFile %q, Environ %q", cfg.ConfigFile, cfg.Environ)
+			}
+		})
+	}
+}
+
+func wantDB(driver, dsn string) func(*testing.T, *config.Config) {
+	return func(t *testing.T, c *config.Config) {
+		t.Helper()
+		want := config.Database{Driver: driver, DSN: dsn}
+		if got := c.Database(); got != want {
+			t.Errorf("Database() = %+v, want %+v", got, want)
+		}
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestLoadFileThenEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	keyFile := writeFile(t, dir, "app.pem", string(testKeyPEM()))
+	file := writeFile(t, dir, "agentgate.yaml", `
+addr: ":9000"
+data_dir: yamldata
+public_url: https://from-yaml.example.com
+github:
+  app_id: 77
+  private_key_file: `+keyFile+`
+  webhook_secret: from-yaml
+queue:
+  workers: 4
+  backoff_base: 3s
+reconcile:
+  interval: 1m
+`)
+	tests := []struct {
+		name    string
+		environ []string
+		want    func(*config.Config) []string // mismatches
+	}{
+		{"file alone", nil, func(c *config.Config) []string {
+			return diffs(
+				"addr", c.Addr, ":9000",
+				"data_dir", c.DataDir, "yamldata",
+				"public_url", c.PublicURL, "https://from-yaml.example.com",
+				"secret", c.GitHub.WebhookSecret, "from-yaml",
+				"workers", strconv.Itoa(c.Queue.Workers), "4",
+				"backoff_base", c.Queue.BackoffBase.String(), "3s",
+				"interval", c.Reconcile.Interval.String(), "1m0s",
+				"database", c.Database().DSN, filepath.Join("yamldata", "agentgate.db"),
+				"app id", strconv.Itoa(int(c.GitHub.AppID)), "77",
+			)
+		}},
+		{"environment wins", []string{"AGENTGATE_ADDR=:7000", "AGENTGATE_WEBHOOK_SECRET=from-env", "AGENTGATE_GITHUB_APP_ID=88", "AGENTGATE_QUEUE_BACKOFF_BASE=1s"},
+			func(c *config.Config) []string {
+				return diffs(
+					"addr", c.Addr, ":7000",
+					"data_dir", c.DataDir, "yamldata", // untouched by the environment
+					"secret", c.GitHub.WebhookSecret, "from-env",
+					"app id", strconv.Itoa(int(c.GitHub.AppID)), "88",
+					"backoff_base", c.Queue.BackoffBase.String(), "1s",
+					"workers", strconv.Itoa(c.Queue.Workers), "4",
+				)
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := config.Load(file, tc.environ)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			for _, d := range tc.want(cfg) {
+				t.Error(d)
+			}
+			if cfg.ConfigFile != file {
+				t.Errorf("ConfigFile = %q, want %q", cfg.ConfigFile, file)
+			}
+		})
+	}
+}
+
+func diffs(triples ...string) []string {
+	var out []string
+	for i := 0; i+2 < len(triples); i += 3 {
+		if triples[i+1] != triples[i+2] {
+			out = append(out, triples[i]+" = "+triples[i+1]+", want "+triples[i+2])
+		}
+	}
+	return out
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	keyFile := writeFile(t, dir, "app.pem", string(testKeyPEM()))
+	notPEM := writeFile(t, dir, "not.pem", "this is not a key\n")
+	secret := "AGENTGATE_WEBHOOK_SECRET=s"
+
+	tests := []struct {
+		name    string
+		yaml    string // written to config.yaml when set
+		environ []string
+		want    []string // substrings of the error message
+	}{
+		{"app id not a number", "", []string{"AGENTGATE_GITHUB_APP_ID=abc"}, []string{"AGENTGATE_GITHUB_APP_ID", `"abc"`}},
+		{"app id negative", "", []string{"AGENTGATE_GITHUB_APP_ID=-3"}, []string{"AGENTGATE_GITHUB_APP_ID", `"-3"`}},
+		{"app id zero", "", []string{"AGENTGATE_GITHUB_APP_ID=0"}, []string{"AGENTGATE_GITHUB_APP_ID"}},
+		{"app id empty", "", []string{"AGENTGATE_GITHUB_APP_ID="}, []string{"AGENTGATE_GITHUB_APP_ID"}},
+		{"app id without key", "", []string{"AGENTGATE_GITHUB_APP_ID=1", secret}, []string{"AGENTGATE_GITHUB_PRIVATE_KEY_FILE", "required"}},
+		{"unreadable key file", "", []string{"AGENTGATE_GITHUB_APP_ID=1", secret, "AGENTGATE_GITHUB_PRIVATE_KEY_FILE=" + filepath.Join(dir, "missing.pem")},
+			[]string{"AGENTGATE_GITHUB_PRIVATE_KEY_FILE", "missing.pem"}},
+		{"key file is a directory", "", []string{"AGENTGATE_GITHUB_APP_ID=1", secret, "AGENTGATE_GITHUB_PRIVATE_KEY_FILE=" + dir},
+			[]string{"AGENTGATE_GITHUB_PRIVATE_KEY_FILE"}},
+		{"key file not PEM", "", []string{"AGENTGATE_GITHUB_APP_ID=1", secret, "AGENTGATE_GITHUB_PRIVATE_KEY_FILE=" + notPEM},
+			[]string{"AGENTGATE_GITHUB_PRIVATE_KEY_FILE", "PEM"}},
+		{"inline key not PEM", "", []string{"AGENTGATE_GITHUB_APP_ID=1", secret, "AGENTGATE_GITHUB_PRIVATE_KEY=nope"},
+			[]string{"AGENTGATE_GITHUB_PRIVATE_KEY", "PEM"}},
+		{"app id without webhook secret", "", []string{"AGENTGATE_GITHUB_APP_ID=1", "AGENTGATE_GITHUB_PRIVATE_KEY_FILE=" + keyFile},
+			[]string{"AGENTGATE_WEBHOOK_SECRET", "required"}},
+		{"secret without app id", "", []string{secret}, []string{"AGENTGATE_GITHUB_APP_ID"}},
+		{"database mysql", "", []string{"AGENTGATE_DATABASE_URL=mysql://x"}, []string{"AGENTGATE_DATABASE_URL", "mysql://x"}},
+		{"database sqlite:// without file", "", []string{"AGENTGATE_DATABASE_URL=sqlite://"}, []string{"AGENTGATE_DATABASE_URL"}},
+		{"api url ftp", "", []string{"AGENTGATE_GITHUB_API_URL=ftp://x"}, []string{"AGENTGATE_GITHUB_API_URL", "ftp://x"}},
+		{"api url without host", "", []string{"AGENTGATE_GITHUB_API_URL=https://"}, []string{"AGENTGATE_GITHUB_API_URL"}},
+		{"public url not http", "", []string{"AGENTGATE_PUBLIC_URL=gate.example.com"}, []string{"AGENTGATE_PUBLIC_URL"}},
+		{"addr nonsense", "", []string{"AGENTGATE_ADDR=nonsense"}, []string{"AGENTGATE_ADDR", `"nonsense"`}},
+		{"empty data dir", "", []string{"AGENTGATE_DATA_DIR="}, []string{"AGENTGATE_DATA_DIR"}},
+		{"unknown variable", "", []string{"AGENTGATE_FOO=1"}, []string{"AGENTGATE_FOO", "unknown"}},
+		{"misspelt variable", "", []string{"AGENTGATE_WEBHOOK_SECERT=s"}, []string{"AGENTGATE_WEBHOOK_SECERT"}},
+		{"bad duration", "", []string{"AGENTGATE_QUEUE_JOB_TIMEOUT=ten minutes"}, []string{"AGENTGATE_QUEUE_JOB_TIMEOUT", "duration"}},
+		{"zero duration", "", []string{"AGENTGATE_QUEUE_POLL_INTERVAL=0s"}, []string{"AGENTGATE_QUEUE_POLL_INTERVAL"}},
+		{"bad integer", "", []string{"AGENTGATE_QUEUE_WORKERS=many"}, []string{"AGENTGATE_QUEUE_WORKERS"}},
+		{"zero workers", "", []string{"AGENTGATE_QUEUE_WORKERS=0"}, []string{"AGENTGATE_QUEUE_WORKERS"}},
+		{"backoff max below base", "", []string{"AGENTGATE_QUEUE_BACKOFF_BASE=1m", "AGENTGATE_QUEUE_BACKOFF_MAX=1s"}, []string{"AGENTGATE_QUEUE_BACKOFF_MAX"}},
+		{"log level", "", []string{"AGENTGATE_LOG_LEVEL=loud"}, []string{"AGENTGATE_LOG_LEVEL", "loud"}},
+
+		{"yaml unknown key", "addr: \":1\"\nbogus: 1\n", nil, []string{"config.yaml:2", "bogus"}},
+		{"yaml unknown nested key", "github:\n  app_id: 1\n  secret: x\n", nil, []string{"config.yaml:3", "secret"}},
+		{"yaml wrong type", "queue:\n  workers: abc\n", nil, []string{"config.yaml:2: queue.workers"}},
+		{"yaml bad duration", "reconcile:\n  lookback: 5x\n", nil, []string{"config.yaml:2: reconcile.lookback"}},
+		{"yaml bad addr", "log:\n  level: info\naddr: nonsense\n", nil, []string{"config.yaml:3: addr", `"nonsense"`}},
+		{"yaml negative app id", "github:\n  app_id: -3\n", nil, []string{"config.yaml:2: github.app_id"}},
+		{"yaml app id without secret", "github:\n  app_id: 5\n  private_key_file: " + keyFile + "\n", nil,
+			[]string{"AGENTGATE_WEBHOOK_SECRET", "github.webhook_secret"}},
+		{"yaml key file not PEM", "github:\n  app_id: 5\n  webhook_secret: s\n  private_key_file: " + notPEM + "\n", nil,
+			[]string{"config.yaml:4: github.private_key_file", "PEM"}},
+		{"yaml syntax", "addr: [\n", nil, []string{"config.yaml"}},
+		{"env value wrong, file fine", "addr: \":9000\"\n", []string{"AGENTGATE_ADDR=nonsense"}, []string{"AGENTGATE_ADDR"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := ""
+			if tc.yaml != "" {
+				path = writeFile(t, t.TempDir(), "config.yaml", tc.yaml)
+			}
+			cfg, err := config.Load(path, tc.environ)
+			if err == nil {
+				t.Fatalf("Load succeeded (%+v), want an error naming %q", cfg, tc.want)
+			}
+			var cerr *config.Error
+			if !errors.As(err, &cerr) {
+				t.Errorf("error %q is a %T, want *config.Error", err, err)
+			}
+			msg := err.Error()
+			if strings.ContainsAny(msg, "\r\n") {
+				t.Errorf("error is not one line:\n%s", msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not contain %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadMissingConfigFile(t *testing.T) {
+	_, err := config.Load(filepath.Join(t.TempDir(), "nope.yaml"), nil)
+	var cerr *config.Error
+	if !errors.As(err, &cerr) || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Errorf("Load(missing file) error = %v, want a *config.Error naming the file", err)
+	}
+}
+
+func TestSavedAppCredentials(t *testing.T) {
+	app := config.SavedApp{AppID: 4242, Slug: "agentgate-test", HTMLURL: "https://github.com/apps/agentgate-test",
+		ClientID: "Iv1.abc", ClientSecret: "cs", WebhookSecret: "whs"}
+	key := testKeyPEM()
+
+	t.Run("saved owner-only and loaded", func(t *testing.T) {
+		dataDir := filepath.Join(t.TempDir(), "new", "data") // created on save
+		if err := config.SaveAppCredentials(dataDir, app, key); err != nil {
+			t.Fatalf("SaveAppCredentials: %v", err)
+		}
+		for _, name := range []string{config.AppCredentialsFile, config.AppPrivateKeyFile} {
+			fi, err := os.Stat(filepath.Join(dataDir, name))
+			if err != nil {
+				t.Fatalf("%s not written: %v", name, err)
+			}
+			if perm := fi.Mode().Perm(); perm != 0o600 {
+				t.Errorf("%s mode = %o, want 600", name, perm)
+			}
+		}
+		if got, _ := os.ReadFile(filepath.Join(dataDir, config.AppPrivateKeyFile)); string(got) != string(key) {
+			t.Error("saved key differs from the key given")
+		}
+
+		cfg, err := config.Load("", []string{"AGENTGATE_DATA_DIR=" + dataDir})
+		if err != nil {
+			t.Fatalf("Load with saved credentials: %v", err)
+		}
+		if !cfg.HasApp() || cfg.GitHub.AppID != app.AppID || cfg.GitHub.WebhookSecret != app.WebhookSecret {
+			t.Errorf("saved app not picked up: %+v", cfg.GitHub)
+		}
+		if cfg.GitHub.PrivateKey != string(key) || cfg.GitHub.PrivateKeyFile != filepath.Join(dataDir, config.AppPrivateKeyFile) {
+			t.Errorf("saved key not loaded: file %q, %d key bytes", cfg.GitHub.PrivateKeyFile, len(cfg.GitHub.PrivateKey))
+		}
+
+		// Configured credentials win over saved ones.
+		cfg, err = config.Load("", []string{"AGENTGATE_DATA_DIR=" + dataDir, "AGENTGATE_GITHUB_APP_ID=1", "AGENTGATE_WEBHOOK_SECRET=mine",
+			"AGENTGATE_GITHUB_PRIVATE_KEY=" + string(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.GitHub.AppID != 1 || cfg.GitHub.WebhookSecret != "mine" {
+			t.Errorf("environment did not win over saved credentials: %+v", cfg.GitHub)
+		}
+	})
+
+	t.Run("refuses to overwrite", func(t *testing.T) {
+		dataDir := t.TempDir()
+		if err := config.SaveAppCredentials(dataDir, app, key); err != nil {
+			t.Fatal(err)
+		}
+		other := app
+		other.AppID, other.WebhookSecret = 9999, "other"
+		if err := config.SaveAppCredentials(dataDir, other, []byte("-----BEGIN RSA PRIVATE KEY-----\nother\n-----END RSA PRIVATE KEY-----\n")); err == nil {
+			t.Fatal("second SaveAppCredentials succeeded, want a refusal")
+		}
+		cfg, err := config.Load("", []string{"AGENTGATE_DATA_DIR=" + dataDir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.GitHub.AppID != app.AppID || cfg.GitHub.PrivateKey != string(key) {
+			t.Errorf("first credentials were replaced: app id %d", cfg.GitHub.AppID)
+		}
+	})
+
+	t.Run("saved credentials without secret", func(t *testing.T) {
+		dataDir := t.TempDir()
+		bad := app
+		bad.WebhookSecret = ""
+		if err := config.SaveAppCredentials(dataDir, bad, key); err != nil {
+			t.Fatal(err)
+		}
+		_, err := config.Load("", []string{"AGENTGATE_DATA_DIR=" + dataDir})
+		var cerr *config.Error
+		if !errors.As(err, &cerr) || !strings.Contains(err.Error(), config.AppCredentialsFile) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("Load error = %v, want a one-line *config.Error naming %s", err, config.AppCredentialsFile)
+		}
+	})
+
+	t.Run("saved key missing", func(t *testing.T) {
+		dataDir := t.TempDir()
+		if err := config.SaveAppCredentials(dataDir, app, key); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(filepath.Join(dataDir, config.AppPrivateKeyFile)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := config.Load("", []string{"AGENTGATE_DATA_DIR=" + dataDir})
+		if err == nil || !strings.Contains(err.Error(), config.AppPrivateKeyFile) {
+			t.Errorf("Load error = %v, want one naming %s", err, config.AppPrivateKeyFile)
+		}
+	})
+}
