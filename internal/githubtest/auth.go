@@ -212,3 +212,17 @@ func (s *Server) mintTokenLocked(inst *installation, repoIDs map[int64]bool, per
 	s.tokens[tok.value] = tok
 	return tok
 }
+
+// identify records which installation a request's token belongs to, without
+// judging it (authenticate does that, per route).
+func (s *Server) identify(r *http.Request, c *call) {
+	_, cred := credentials(r)
+	if cred == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if tok := s.tokens[cred]; tok != nil {
+		c.req.InstallationID = tok.installationID
+	}
+}

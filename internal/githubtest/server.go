@@ -355,6 +355,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.Operation = route.Method + " " + route.Path
 	rec.PathParams = params
 
+	// Attribute the request to its installation before a fault may answer
+	// it, so tests can tell whose request was refused.
+	s.identify(r, c)
 	if s.applyFault(r, c, resp) {
 		return
 	}
