@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -248,11 +249,23 @@ func (w *eventWorker) work(ctx context.Context, job *river.Job[EventArgs]) (outc
 		Repository: d.Repository, Payload: json.RawMessage(d.Payload), ReceivedAt: d.ReceivedAt,
 	}
 	log = log.With("event", d.Event, "action", d.Action, "installation", d.InstallationID)
-	if err := h.Handle(webhook.WithLogger(ctx, log), ev); err != nil {
+	if err := handle(webhook.WithLogger(ctx, log), h, ev); err != nil {
 		return w.failed(log, job, err)
 	}
 	log.Debug("handled")
 	return "completed", nil
+}
+
+// handle runs h, turning a panic into an error so that a panicking handler
+// is retried, measured and counted dead like a failing one (left to River, a
+// panic bypasses failed and the dead-letter metric).
+func handle(ctx context.Context, h webhook.Handler, ev webhook.Event) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler %s panicked: %v\n%s", h.Name(), p, debug.Stack())
+		}
+	}()
+	return h.Handle(ctx, ev)
 }
 
 // failed decides between snoozing for a rate limit, retrying with backoff,
