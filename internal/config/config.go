@@ -123,7 +123,7 @@ func Defaults() Config {
 			WebURL: "https://github.com/",
 		},
 		Queue: Queue{
-			Workers:      10,
+			Workers:      50,
 			MaxAttempts:  12,
 			BackoffBase:  2 * time.Second,
 			BackoffMax:   10 * time.Minute,

@@ -1,0 +1,79 @@
+package policy
+
+import "time"
+
+// ConfigPath is where a repository configures its gate, read from the base
+// branch at the pull request's base SHA.
+const ConfigPath = ".github/agentgate.yml"
+
+// Config is a repository's gate configuration after defaults are filled in.
+// Rego sees it as input.config (JSON names below); YAML uses the same names.
+type Config struct {
+	// CheckName is the check run's name, the one branch protection requires.
+	CheckName    string             `json:"check_name" yaml:"check_name"`
+	Agents       AgentsConfig       `json:"agents" yaml:"agents"`
+	Size         SizeConfig         `json:"size" yaml:"size"`
+	Provenance   ProvenanceConfig   `json:"provenance" yaml:"provenance"`
+	TestEvidence TestEvidenceConfig `json:"test_evidence" yaml:"test_evidence"`
+	Protected    ProtectedConfig    `json:"protected_paths" yaml:"protected_paths"`
+	PlanScope    PlanScopeConfig    `json:"plan_scope" yaml:"plan_scope"`
+	// Policies turns individual policies off by name (size, provenance,
+	// test_evidence, protected_paths, plan_scope); all are on by default.
+	Disabled []string `json:"disabled_policies" yaml:"disabled_policies"`
+}
+
+// AgentsConfig says which authors count as agents.
+type AgentsConfig struct {
+	// Logins of agent accounts (e.g. "Copilot", "devin-ai-integration[bot]").
+	Logins []string `json:"logins" yaml:"logins"`
+	// AllBots counts every Bot account as an agent.
+	AllBots bool `json:"all_bots" yaml:"all_bots"`
+}
+
+// SizeConfig bounds agent pull requests.
+type SizeConfig struct {
+	MaxLines int      `json:"max_lines" yaml:"max_lines"` // additions + deletions
+	MaxFiles int      `json:"max_files" yaml:"max_files"`
+	Exclude  []string `json:"exclude" yaml:"exclude"` // globs of generated and vendored paths
+	// AppliesTo is "agents" (default) or "all".
+	AppliesTo string `json:"applies_to" yaml:"applies_to"`
+}
+
+// ProvenanceConfig lists the provenance fields agent pull requests must carry.
+type ProvenanceConfig struct {
+	RequiredFields []string `json:"required_fields" yaml:"required_fields"`
+}
+
+// TestEvidenceConfig names the checks that must pass on the head SHA.
+type TestEvidenceConfig struct {
+	RequiredChecks []string `json:"required_checks" yaml:"required_checks"`
+	// RequireTestChanges flags code changes without test changes.
+	RequireTestChanges bool     `json:"require_test_changes" yaml:"require_test_changes"`
+	TestGlobs          []string `json:"test_globs" yaml:"test_globs"`
+	CodeGlobs          []string `json:"code_globs" yaml:"code_globs"`
+	// Timeout is how long the gate waits for required checks before failing.
+	Timeout Duration `json:"timeout" yaml:"timeout"`
+}
+
+// ProtectedConfig guards paths.
+type ProtectedConfig struct {
+	// AgentsMayNotTouch lists globs agent pull requests must not change.
+	AgentsMayNotTouch []string `json:"agents_may_not_touch" yaml:"agents_may_not_touch"`
+	// RequireApproval lists globs that need an approving review from one of
+	// the owners (logins or org/team) who is not the requester.
+	RequireApproval []ApprovalRule `json:"require_approval" yaml:"require_approval"`
+}
+
+// ApprovalRule is one protected set of paths and its owners.
+type ApprovalRule struct {
+	Paths  []string `json:"paths" yaml:"paths"`
+	Owners []string `json:"owners" yaml:"owners"`
+}
+
+// PlanScopeConfig turns the plan-scope policy on or off.
+type PlanScopeConfig struct {
+	Enabled bool `json:"enabled" yaml:"enabled"`
+}
+
+// Duration is a time.Duration written as "30m" in YAML and JSON.
+type Duration struct{ time.Duration }
