@@ -45,7 +45,27 @@ type Options struct {
 	PollInterval time.Duration
 	// Periodic jobs run on the leader replica only.
 	Periodic []Periodic
+	// Tasks are named jobs that handlers enqueue (EnqueueDebounced), e.g.
+	// the gate's evaluation of one pull request head.
+	Tasks []Task
 }
+
+// Task is a named job kind with a JSON payload. Run must be idempotent.
+type Task struct {
+	Name string
+	Run  func(ctx context.Context, payload json.RawMessage) error
+}
+
+// TaskArgs is one queued task. Name and Key make it unique while it waits
+// or runs, which is how bursts are debounced.
+type TaskArgs struct {
+	Name    string          `json:"name" river:"unique"`
+	Key     string          `json:"key" river:"unique"`
+	Payload json.RawMessage `json:"payload"`
+}
+
+// Kind is the River job kind for tasks.
+func (TaskArgs) Kind() string { return "task" }
 
 // Periodic is a job the leader enqueues every Interval. At most one instance
 // is queued or running at a time.
@@ -78,6 +98,8 @@ type Queue struct {
 	start    func(context.Context) error
 	stop     func(context.Context) error
 	insertTx func(ctx context.Context, tx *store.Tx, params []river.InsertManyParams) error
+	insert   func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (skipped bool, err error)
+	now      func() time.Time
 }
 
 // New builds a queue over st's database. Jobs for webhook events are handed
@@ -108,6 +130,11 @@ func New(st *store.Store, router *webhook.Router, opts Options, m *metrics.Metri
 		))
 	}
 	river.AddWorker(workers, &periodicWorker{jobs: periodic, metrics: m, log: log})
+	tasks := map[string]Task{}
+	for _, t := range opts.Tasks {
+		tasks[t.Name] = t
+	}
+	river.AddWorker(workers, &taskWorker{tasks: tasks, metrics: m, log: log, now: time.Now})
 
 	cfg := &river.Config{
 		Logger:               log.With("component", "queue"),
@@ -128,7 +155,7 @@ func New(st *store.Store, router *webhook.Router, opts Options, m *metrics.Metri
 		DiscardedJobRetentionPeriod: 30 * 24 * time.Hour,
 		CancelledJobRetentionPeriod: 30 * 24 * time.Hour,
 	}
-	q := &Queue{}
+	q := &Queue{now: time.Now}
 	switch st.Dialect() {
 	case store.SQLite:
 		cfg.PollOnly = true // SQLite has no LISTEN/NOTIFY
@@ -141,6 +168,10 @@ func New(st *store.Store, router *webhook.Router, opts Options, m *metrics.Metri
 			_, err := client.InsertManyTx(ctx, tx.SQLTx(), params)
 			return err
 		}
+		q.insert = func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (bool, error) {
+			res, err := client.Insert(ctx, args, opts)
+			return err == nil && res.UniqueSkippedAsDuplicate, err
+		}
 	case store.Postgres:
 		client, err := river.NewClient(riverpgxv5.New(st.PgxPool()), cfg)
 		if err != nil {
@@ -150,6 +181,10 @@ func New(st *store.Store, router *webhook.Router, opts Options, m *metrics.Metri
 		q.insertTx = func(ctx context.Context, tx *store.Tx, params []river.InsertManyParams) error {
 			_, err := client.InsertManyTx(ctx, tx.PgxTx(), params)
 			return err
+		}
+		q.insert = func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (bool, error) {
+			res, err := client.Insert(ctx, args, opts)
+			return err == nil && res.UniqueSkippedAsDuplicate, err
 		}
 	default:
 		return nil, fmt.Errorf("queue: unsupported store dialect %q", st.Dialect())
@@ -185,6 +220,29 @@ func (q *Queue) EnqueueEventsTx(ctx context.Context, tx *store.Tx, deliveryID st
 		return fmt.Errorf("enqueue %d jobs for delivery %s: %w", len(handlers), deliveryID, err)
 	}
 	return nil
+}
+
+// EnqueueDebounced queues task name for key to run at the end of the
+// current debounce window. Every call for the same name and key within one
+// window collapses into one job, which starts only after the window closed,
+// so it sees everything that happened in it: a burst of 20 webhooks about
+// one pull request head gives one evaluation. It reports whether the call
+// was collapsed into an existing job.
+func (q *Queue) EnqueueDebounced(ctx context.Context, name, key string, payload any, window time.Duration) (collapsed bool, err error) {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return false, fmt.Errorf("encode %s task payload: %w", name, err)
+	}
+	bucket := q.now().Truncate(window)
+	args := TaskArgs{Name: name, Key: fmt.Sprintf("%s@%d", key, bucket.UnixMilli()), Payload: raw}
+	collapsed, err = q.insert(ctx, args, &river.InsertOpts{
+		ScheduledAt: bucket.Add(window),
+		UniqueOpts:  river.UniqueOpts{ByArgs: true},
+	})
+	if err != nil {
+		return false, fmt.Errorf("enqueue %s task %s: %w", name, key, err)
+	}
+	return collapsed, nil
 }
 
 // Backoff is exponential backoff with "equal jitter": attempt n waits
@@ -273,30 +331,72 @@ func handle(ctx context.Context, h webhook.Handler, ev webhook.Event) (err error
 // failed decides between snoozing for a rate limit, retrying with backoff,
 // and giving up.
 func (w *eventWorker) failed(log *slog.Logger, job *river.Job[EventArgs], err error) (string, error) {
-	verdict, wait := ghapp.Classify(err, w.now())
+	return judgeFailure(w.metrics, log, job.Kind, job.Args.Handler, job.Attempt, job.MaxAttempts, w.now(), err)
+}
+
+// judgeFailure is the one place a failed job attempt is classified: wait out
+// a GitHub rate limit (a snooze, not an attempt), give up on a permanent
+// error, or retry with backoff until attempts run out.
+func judgeFailure(m *metrics.Metrics, log *slog.Logger, kind, name string, attempt, maxAttempts int, now time.Time, err error) (string, error) {
+	verdict, wait := ghapp.Classify(err, now)
 	if errors.Is(err, webhook.ErrPermanent) {
 		verdict = ghapp.GiveUp
 	}
 	switch verdict {
 	case ghapp.WaitForRateLimit:
-		w.metrics.JobRetries.WithLabelValues(job.Kind, job.Args.Handler, "rate_limited").Inc()
+		m.JobRetries.WithLabelValues(kind, name, "rate_limited").Inc()
 		log.Warn("rate limited by GitHub; waiting", "wait", wait, "err", err)
 		// A snooze is not an attempt: waiting out a limit must not push a
 		// job towards the dead-letter state.
 		return "snoozed", river.JobSnooze(wait)
 	case ghapp.GiveUp:
-		w.metrics.JobsDead.WithLabelValues(job.Kind, job.Args.Handler).Inc()
+		m.JobsDead.WithLabelValues(kind, name).Inc()
 		log.Error("permanent failure; giving up", "err", err)
 		return "dead", river.JobCancel(err)
 	}
-	if job.Attempt >= job.MaxAttempts {
-		w.metrics.JobsDead.WithLabelValues(job.Kind, job.Args.Handler).Inc()
-		log.Error("attempts exhausted; job is dead", "err", err, "max_attempts", job.MaxAttempts)
+	if attempt >= maxAttempts {
+		m.JobsDead.WithLabelValues(kind, name).Inc()
+		log.Error("attempts exhausted; job is dead", "err", err, "max_attempts", maxAttempts)
 		return "dead", err
 	}
-	w.metrics.JobRetries.WithLabelValues(job.Kind, job.Args.Handler, "error").Inc()
+	m.JobRetries.WithLabelValues(kind, name, "error").Inc()
 	log.Warn("job failed; will retry", "err", err)
 	return "retry", err
+}
+
+type taskWorker struct {
+	river.WorkerDefaults[TaskArgs]
+	tasks   map[string]Task
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+func (w *taskWorker) Work(ctx context.Context, job *river.Job[TaskArgs]) error {
+	log := w.log.With("task", job.Args.Name, "key", job.Args.Key, "job", job.ID, "attempt", job.Attempt)
+	t, ok := w.tasks[job.Args.Name]
+	if !ok {
+		w.metrics.JobsDead.WithLabelValues(job.Kind, job.Args.Name).Inc()
+		return river.JobCancel(fmt.Errorf("no task named %q", job.Args.Name))
+	}
+	started := w.now()
+	w.metrics.JobWaitSeconds.WithLabelValues(job.Kind).Observe(started.Sub(job.ScheduledAt).Seconds())
+	outcome, err := "completed", runTask(webhook.WithLogger(ctx, log), t, job.Args.Payload)
+	if err != nil {
+		outcome, err = judgeFailure(w.metrics, log, job.Kind, job.Args.Name, job.Attempt, job.MaxAttempts, w.now(), err)
+	}
+	w.metrics.JobRunSeconds.WithLabelValues(job.Kind, job.Args.Name, outcome).Observe(w.now().Sub(started).Seconds())
+	return err
+}
+
+// runTask runs t, turning a panic into an error like handle does.
+func runTask(ctx context.Context, t Task, payload json.RawMessage) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("task %s panicked: %v\n%s", t.Name, p, debug.Stack())
+		}
+	}()
+	return t.Run(ctx, payload)
 }
 
 type periodicWorker struct {
