@@ -137,6 +137,7 @@ type App struct {
 	router       *webhook.Router
 	metrics      *metrics.Metrics
 	intake       *Intake
+	links        DetailsLinks
 	log          *slog.Logger
 	version      Version
 	migrated     atomic.Bool
@@ -178,6 +179,7 @@ func New(cfg *config.Config, st *store.Store, version Version, log *slog.Logger)
 	}
 	return &App{
 		cfg: cfg, store: st, queue: q, router: router, metrics: m, log: log, version: version,
+		links: NewDetailsLinks(cfg.PublicURL, []byte(cfg.GitHub.WebhookSecret)),
 		intake: &Intake{
 			secret: []byte(cfg.GitHub.WebhookSecret), store: st, queue: q, router: router,
 			metrics: m, log: log, now: time.Now,
@@ -199,6 +201,7 @@ func (a *App) Handler() http.Handler {
 	mux.Handle("POST /api/github/hook", a.intake)
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.HandleFunc("GET /gate/{owner}/{repo}/{sha}", a.details)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
 	return mux
 }
