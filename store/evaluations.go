@@ -85,3 +85,15 @@ func scanEvaluation(r row) (Evaluation, error) {
 	e.StartedAt, e.FinishedAt = fromMillis(started), fromMillis(finished)
 	return e, nil
 }
+
+// FirstEvaluatedAt is when a head SHA was first evaluated (zero if never):
+// the gate's test-evidence timeout counts from it.
+func (q Queries) FirstEvaluatedAt(ctx context.Context, repository, headSHA string) (time.Time, error) {
+	var at int64
+	err := q.q.queryRow(ctx, `SELECT COALESCE(MIN(started_at), 0) FROM evaluations WHERE repository = ? AND head_sha = ?`,
+		repository, headSHA).Scan(&at)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("first evaluation of %s@%s: %w", repository, headSHA, err)
+	}
+	return fromMillis(at), nil
+}

@@ -84,6 +84,9 @@ func (c *Clients) creator(installationID int64) githubapp.ClientCreator {
 	)
 }
 
+// AppID is the GitHub App's id (its check runs carry it).
+func (c *Clients) AppID() int64 { return c.cfg.AppID }
+
 // App returns a client authenticated as the app (JWT), for /app endpoints.
 func (c *Clients) App() (*github.Client, error) {
 	c.mu.Lock()

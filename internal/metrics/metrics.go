@@ -32,6 +32,10 @@ type Metrics struct {
 
 	ReconcileRuns        *prometheus.CounterVec // outcome
 	ReconcileRedelivered *prometheus.CounterVec // outcome
+
+	GateEvaluations *prometheus.CounterVec // conclusion
+	GateAPIRequests prometheus.Histogram
+	GateSeconds     prometheus.Histogram
 }
 
 // New creates and registers the collectors, plus Go runtime and process
@@ -87,12 +91,27 @@ func New() *Metrics {
 			Name: "agentgate_reconcile_redeliveries_total",
 			Help: "Failed webhook deliveries the reconciler asked GitHub to redeliver, by outcome.",
 		}, []string{"outcome"}),
+		GateEvaluations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "agentgate_gate_evaluations_total",
+			Help: "Gate evaluations by conclusion (success, failure, action_required, in_progress).",
+		}, []string{"conclusion"}),
+		GateAPIRequests: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "agentgate_gate_github_requests_per_evaluation",
+			Help:    "GitHub API requests one evaluation made to read the pull request (304s included), excluding check-run writes.",
+			Buckets: []float64{1, 2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128},
+		}),
+		GateSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "agentgate_gate_evaluation_seconds",
+			Help:    "Time to read a pull request and evaluate its policies.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}),
 	}
 	reg.MustRegister(
 		m.Deliveries, m.BadSignatures, m.IntakeSeconds,
 		m.JobRunSeconds, m.JobWaitSeconds, m.JobRetries, m.JobsDead,
 		m.GitHubRequests, m.GitHubRateRemaining,
 		m.ReconcileRuns, m.ReconcileRedelivered,
+		m.GateEvaluations, m.GateAPIRequests, m.GateSeconds,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
