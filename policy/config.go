@@ -1,6 +1,13 @@
 package policy
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
 
 // ConfigPath is where a repository configures its gate, read from the base
 // branch at the pull request's base SHA.
@@ -77,3 +84,61 @@ type PlanScopeConfig struct {
 
 // Duration is a time.Duration written as "30m" in YAML and JSON.
 type Duration struct{ time.Duration }
+
+// String writes d in the largest whole unit: "1h", "30m", "45s"; other
+// values as time.Duration does ("1m30.5s").
+func (d Duration) String() string {
+	switch v := d.Duration; {
+	case v == 0:
+		return "0s"
+	case v%time.Hour == 0:
+		return strconv.FormatInt(int64(v/time.Hour), 10) + "h"
+	case v%time.Minute == 0:
+		return strconv.FormatInt(int64(v/time.Minute), 10) + "m"
+	case v%time.Second == 0:
+		return strconv.FormatInt(int64(v/time.Second), 10) + "s"
+	default:
+		return v.String()
+	}
+}
+
+func parseDuration(s string) (Duration, error) {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return Duration{}, fmt.Errorf("bad duration %q: want e.g. \"30m\" or \"1h\"", s)
+	}
+	return Duration{v}, nil
+}
+
+// MarshalYAML writes d as a string, e.g. "30m".
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// UnmarshalYAML reads a string such as "30m" or "1h30m".
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		return fmt.Errorf("line %d: want a duration such as \"30m\"", n.Line)
+	}
+	v, err := parseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = v
+	return nil
+}
+
+// MarshalJSON writes d as a string, e.g. "30m".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads a string such as "30m" or "1h30m".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("want a duration such as \"30m\": %w", err)
+	}
+	v, err := parseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
