@@ -21,11 +21,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/agentgate/agentgate/checks"
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/ghapp"
 	"github.com/agentgate/agentgate/internal/metrics"
 	"github.com/agentgate/agentgate/internal/queue"
 	"github.com/agentgate/agentgate/internal/webhook"
+	"github.com/agentgate/agentgate/policy"
 	"github.com/agentgate/agentgate/store"
 )
 
@@ -155,14 +157,28 @@ func New(cfg *config.Config, st *store.Store, version Version, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	router, err := webhook.NewRouter(handlers(st, clients)...)
+	engine, err := policy.NewEngine()
+	if err != nil {
+		return nil, fmt.Errorf("compile default policies: %w", err)
+	}
+	links := NewDetailsLinks(cfg.PublicURL, []byte(cfg.GitHub.WebhookSecret))
+	gate := &Gate{
+		store: st, clients: clients, engine: engine, reporter: &checks.Reporter{},
+		links: links, metrics: m, now: time.Now,
+	}
+	// The trigger and the repair enqueue gate tasks; the queue that runs
+	// them needs the handlers first, so they get it just below.
+	trigger := &GateTrigger{clients: clients, appID: cfg.GitHub.AppID, window: gateDebounce}
+	missing := &MissingCheckRuns{store: st, clients: clients, appID: cfg.GitHub.AppID, maxPerRun: 50}
+
+	router, err := webhook.NewRouter(handlers(st, clients, trigger)...)
 	if err != nil {
 		return nil, err
 	}
 	reconciler := &Reconciler{
 		store: st, clients: clients, metrics: m, lookback: cfg.Reconcile.Lookback,
 		maxRedeliveries: 3, now: time.Now,
-		repairs: []Repair{&PrunePayloads{store: st, now: time.Now}},
+		repairs: []Repair{&PrunePayloads{store: st, now: time.Now}, missing},
 	}
 	var periodic []queue.Periodic
 	if cfg.Reconcile.Interval > 0 {
@@ -173,13 +189,15 @@ func New(cfg *config.Config, st *store.Store, version Version, log *slog.Logger)
 		BackoffBase: cfg.Queue.BackoffBase, BackoffMax: cfg.Queue.BackoffMax,
 		JobTimeout: cfg.Queue.JobTimeout, RescueAfter: cfg.Queue.RescueAfter,
 		PollInterval: cfg.Queue.PollInterval, Periodic: periodic,
+		Tasks: []queue.Task{{Name: GateTask, Run: gate.Run}},
 	}, m, log)
 	if err != nil {
 		return nil, err
 	}
+	trigger.tasks, missing.tasks = q, q
 	return &App{
 		cfg: cfg, store: st, queue: q, router: router, metrics: m, log: log, version: version,
-		links: NewDetailsLinks(cfg.PublicURL, []byte(cfg.GitHub.WebhookSecret)),
+		links: links,
 		intake: &Intake{
 			secret: []byte(cfg.GitHub.WebhookSecret), store: st, queue: q, router: router,
 			metrics: m, log: log, now: time.Now,
@@ -189,9 +207,10 @@ func New(cfg *config.Config, st *store.Store, version Version, log *slog.Logger)
 
 // handlers is the one place webhook handlers are registered. Gate, dispatch
 // and attest add theirs here; several may subscribe to the same event.
-func handlers(st *store.Store, clients *ghapp.Clients) []webhook.Handler {
+func handlers(st *store.Store, clients *ghapp.Clients, gate *GateTrigger) []webhook.Handler {
 	return []webhook.Handler{
 		&Installations{store: st, clients: clients, now: time.Now},
+		gate,
 	}
 }
 

@@ -146,3 +146,23 @@ func describe(err error) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// findRoute matches the request to an operation. GET .../contents/{path}'s path parameter
+// is x-multi-segment (it may hold slashes: "docs/a/b.md"), which gorillamux's one-segment
+// variables do not match, so such a path is matched with a one-segment stand-in and the
+// parameter is put back.
+func (s *Server) findRoute(r *http.Request) (*routers.Route, map[string]string, error) {
+	parts := strings.SplitN(r.URL.Path, "/", 6) // "", "repos", owner, repo, "contents", path
+	if len(parts) == 6 && parts[1] == "repos" && parts[4] == "contents" && strings.Contains(parts[5], "/") {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = strings.Join(parts[:5], "/") + "/_"
+		r2.URL.RawPath = ""
+		route, params, err := s.router.FindRoute(r2)
+		if err != nil {
+			return nil, nil, err
+		}
+		params["path"] = parts[5]
+		return route, params, nil
+	}
+	return s.router.FindRoute(r)
+}

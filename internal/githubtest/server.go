@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +60,9 @@ type Server struct {
 	webhookURL     string
 	manifestCodes  map[string]*manifestCode
 	conversions    []ManifestConversion
+	repos          map[string]*repoData       // by lower-case full name, see repos.go
+	teams          map[string]map[string]bool // lower-case "org/team" → lower-case logins
+	lastID         int64                      // for check runs, reviews and statuses
 }
 
 // Option configures a Server.
@@ -179,6 +183,21 @@ func (s *Server) routes() {
 	// Installation, authenticated with an installation token.
 	s.handle("GET /installation/repositories", authInstallation, s.listInstallationRepos)
 	s.handle("GET /repos/{owner}/{repo}", authInstallation, s.getRepo)
+	s.handle("GET /repos/{owner}/{repo}/contents/{path...}", authInstallation, s.getContents)
+	s.handle("GET /repos/{owner}/{repo}/collaborators/{username}/permission", authInstallation, s.getPermission)
+	s.handle("GET /orgs/{org}/teams/{team_slug}/memberships/{username}", authInstallation, s.getTeamMembership)
+	s.handle("GET /repos/{owner}/{repo}/pulls/{pull_number}", authInstallation, s.getPull)
+	s.handle("GET /repos/{owner}/{repo}/pulls/{pull_number}/files", authInstallation, s.listPullFiles)
+	s.handle("GET /repos/{owner}/{repo}/pulls/{pull_number}/commits", authInstallation, s.listPullCommits)
+	s.handle("GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews", authInstallation, s.listPullReviews)
+	s.handle("GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls", authInstallation, s.listCommitPulls)
+	s.handle("GET /repos/{owner}/{repo}/commits/{ref}/check-runs", authInstallation, s.listCheckRunsForRef)
+	s.handle("GET /repos/{owner}/{repo}/commits/{ref}/status", authInstallation, s.getCombinedStatus)
+	s.handle("GET /repos/{owner}/{repo}/commits/{ref}/statuses", authInstallation, s.listStatuses)
+	s.handle("POST /repos/{owner}/{repo}/check-runs", authInstallation, s.createCheckRun)
+	s.handle("GET /repos/{owner}/{repo}/check-runs/{check_run_id}", authInstallation, s.getCheckRun)
+	s.handle("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", authInstallation, s.updateCheckRun)
+	s.handle("GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations", authInstallation, s.listAnnotations)
 
 	// Operations of the description that the fake does not serve yet: GitHub's 404.
 	s.api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -344,7 +363,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.Body = body
 	r.Body = io.NopCloser(bytes.NewReader(body))
 
-	route, params, err := s.router.FindRoute(r)
+	route, params, err := s.findRoute(r)
 	if err != nil {
 		// GitHub answers 404 for unknown paths and for methods a path does not have.
 		s.violation(c, r, false, "no such operation ("+err.Error()+")")
@@ -377,8 +396,14 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, c *call, resp *r
 	status, body := resp.status, resp.body.Bytes()
 
 	if r.Method == http.MethodGet && status == http.StatusOK {
-		etag := `"` + sha256Hex(body) + `"`
+		// The ETag covers the pagination links too: a page whose items are unchanged but
+		// whose list grew or shrank is a different answer (a 304 carries no Link to fix
+		// up the client's cached one).
+		etag := `"` + sha256Hex(append(slices.Clip(body), h.Get("Link")...)) + `"`
 		h.Set("ETag", etag)
+		// GitHub's caching headers for authenticated reads: clients that honour them (and
+		// do not revalidate) may reuse an answer for a minute without asking.
+		h.Set("Cache-Control", "private, max-age=60, s-maxage=60")
 		if etagMatches(r.Header.Get("If-None-Match"), etag) {
 			status, body = http.StatusNotModified, nil
 			c.req.NotModified = true
@@ -403,13 +428,14 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, c *call, resp *r
 	if body != nil {
 		w2.Set("Content-Length", itoa(len(body)))
 	}
-	w.WriteHeader(status)
-	w.Write(body)
-
+	// Record before answering, so a client that has its answer finds its request in Requests.
 	c.req.Status = status
 	s.mu.Lock()
 	s.requests = append(s.requests, *c.req)
 	s.mu.Unlock()
+
+	w.WriteHeader(status)
+	w.Write(body)
 }
 
 // handlerFunc is an endpoint's handler; the pipeline has authenticated and validated the

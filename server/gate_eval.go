@@ -1,0 +1,207 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/agentgate/agentgate/checks"
+	"github.com/agentgate/agentgate/internal/ghapp"
+	"github.com/agentgate/agentgate/internal/metrics"
+	"github.com/agentgate/agentgate/internal/webhook"
+	"github.com/agentgate/agentgate/policy"
+	"github.com/agentgate/agentgate/policy/pull"
+	"github.com/agentgate/agentgate/store"
+)
+
+// Gate runs one evaluation of one pull request head and reports it as a
+// check run: the gate's queue task. It is idempotent: evaluating the same
+// head twice updates or replaces one check run with the same verdict.
+type Gate struct {
+	store    *store.Store
+	clients  *ghapp.Clients
+	engine   *policy.Engine
+	reporter *checks.Reporter
+	links    DetailsLinks
+	metrics  *metrics.Metrics
+	now      func() time.Time
+
+	mu         sync.Mutex
+	appLogin   string            // agentgate's bot login, from GET /app once
+	checkNames map[string]string // repository → its configured check name
+}
+
+// evaluatorFor returns the evaluator, learning the app's bot login (whose
+// pull requests are agent-authored by definition) on first use.
+func (g *Gate) evaluatorFor(ctx context.Context) (*policy.Evaluator, error) {
+	g.mu.Lock()
+	login := g.appLogin
+	g.mu.Unlock()
+	if login == "" {
+		client, err := g.clients.App()
+		if err != nil {
+			return nil, err
+		}
+		app, _, err := client.Apps.Get(ctx, "")
+		if err != nil {
+			return nil, fmt.Errorf("get app: %w", err)
+		}
+		login = app.GetSlug() + "[bot]"
+		g.mu.Lock()
+		g.appLogin = login
+		g.mu.Unlock()
+	}
+	return &policy.Evaluator{Engine: g.engine, AppLogin: login}, nil
+}
+
+func (g *Gate) checkName(repository string) string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if name, ok := g.checkNames[repository]; ok {
+		return name
+	}
+	return policy.DefaultConfig().CheckName
+}
+
+func (g *Gate) rememberCheckName(repository, name string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.checkNames == nil {
+		g.checkNames = map[string]string{}
+	}
+	g.checkNames[repository] = name
+}
+
+// Run implements the GateTask queue task.
+func (g *Gate) Run(ctx context.Context, payload json.RawMessage) error {
+	var t GateTarget
+	if err := json.Unmarshal(payload, &t); err != nil {
+		return fmt.Errorf("%w: gate task payload: %v", webhook.ErrPermanent, err)
+	}
+	log := webhook.Logger(ctx).With("target", t.Key(), "installation", t.InstallationID)
+	client, err := g.clients.Installation(t.InstallationID)
+	if err != nil {
+		return err
+	}
+	var viewOpts []pull.Option
+	var evalOpts []policy.EvalOption
+	checkSHA := t.HeadSHA
+	if t.MergeGroup != nil {
+		checkSHA = t.MergeGroup.HeadSHA
+		viewOpts = append(viewOpts, pull.WithHeadSHA(t.MergeGroup.HeadSHA))
+		evalOpts = append(evalOpts, policy.ForMergeGroup(policy.MergeGroup{
+			HeadSHA: t.MergeGroup.HeadSHA, HeadRef: t.MergeGroup.HeadRef, BaseSHA: t.MergeGroup.BaseSHA,
+		}))
+	}
+	// Our own check run is not test evidence. Repositories that rename it
+	// get the rename excluded from the second evaluation on.
+	viewOpts = append(viewOpts, pull.WithCheckName(g.checkName(t.Owner+"/"+t.Repo)))
+	src := pull.New(client, t.Owner, t.Repo, t.Number, viewOpts...)
+
+	pr, err := src.PullRequest(ctx)
+	if err != nil {
+		return err
+	}
+	if t.MergeGroup == nil && pr.Head.SHA != t.HeadSHA {
+		// The branch moved on; the push's own event evaluates the new head.
+		log.Info("head moved since the event; skipping stale evaluation", "current_head", pr.Head.SHA)
+		return nil
+	}
+
+	started := g.now()
+	evaluator, err := g.evaluatorFor(ctx)
+	if err != nil {
+		return err
+	}
+	ev, err := evaluator.Evaluate(ctx, src, evalOpts...)
+	if err != nil {
+		if verdict, _ := ghapp.Classify(err, g.now()); verdict != ghapp.GiveUp {
+			return err // transient: the queue retries, then the check says why
+		}
+		// Fail closed: a decision we cannot make is a failing check.
+		ev = &policy.Evaluation{Decision: policy.Decision{
+			Conclusion: "failure",
+			LoadErrors: []policy.LoadError{{File: "(agentgate)", Message: "could not evaluate: " + err.Error()}},
+		}, Config: policy.DefaultConfig()}
+	}
+	if err := g.timeoutPending(ctx, ev, t.Owner+"/"+t.Repo, checkSHA, started); err != nil {
+		return err
+	}
+
+	full := t.Owner + "/" + t.Repo
+	details := g.links.URL(full, checkSHA)
+	g.rememberCheckName(full, ev.Config.CheckName)
+	// One check run per evaluation: continue our pending run on this head
+	// (waiting for test evidence), otherwise start a new one.
+	run, err := checks.FindRun(ctx, client, t.Owner, t.Repo, checkSHA, ev.Config.CheckName, g.clients.AppID())
+	if err != nil && !errors.Is(err, checks.ErrNoRun) {
+		return err
+	}
+	if run == nil || run.Status == "completed" {
+		started, err := g.reporter.Start(ctx, client, t.Owner, t.Repo, checkSHA, ev.Config.CheckName, details, t.Key())
+		if err != nil {
+			return err
+		}
+		run = &started
+	}
+	out := checks.Render(ev.Decision, checks.RenderOptions{DetailsURL: details})
+	if err := g.reporter.Complete(ctx, client, t.Owner, t.Repo, *run, ev.Decision, out); err != nil {
+		return err
+	}
+
+	decision, _ := json.Marshal(ev.Decision)
+	input, _ := json.Marshal(ev.Input)
+	if err := g.store.InsertEvaluation(ctx, store.Evaluation{
+		ID: newID(), Repository: full, PullNumber: t.Number, HeadSHA: checkSHA, MergeGroup: t.MergeGroup != nil,
+		CheckRunID: run.ID, Conclusion: ev.Decision.Conclusion, PolicyDigest: ev.Decision.PolicyDigest,
+		Decision: decision, Input: input, APIRequests: src.Requests(), Trigger: t.Trigger, DeliveryID: t.Delivery,
+		StartedAt: started, FinishedAt: g.now(),
+	}); err != nil {
+		return err
+	}
+	conclusion := ev.Decision.Conclusion
+	if conclusion == "" {
+		conclusion = "in_progress"
+	}
+	g.metrics.GateEvaluations.WithLabelValues(conclusion).Inc()
+	g.metrics.GateAPIRequests.Observe(float64(src.Requests()))
+	g.metrics.GateSeconds.Observe(g.now().Sub(started).Seconds())
+	log.Info("gate evaluated", "conclusion", conclusion, "api_requests", src.Requests(), "check_run", run.ID)
+	return nil
+}
+
+// timeoutPending fails policies still waiting on required checks once the
+// configured test-evidence timeout has passed since the first evaluation
+// of this head, so a check that never reports cannot hold a PR forever.
+func (g *Gate) timeoutPending(ctx context.Context, ev *policy.Evaluation, repository, sha string, started time.Time) error {
+	timeout := ev.Config.TestEvidence.Timeout.Duration
+	if ev.Decision.Conclusion != "" || timeout <= 0 {
+		return nil
+	}
+	first, err := g.store.FirstEvaluatedAt(ctx, repository, sha)
+	if err != nil {
+		return err
+	}
+	if first.IsZero() || started.Sub(first) < timeout {
+		return nil
+	}
+	for i, p := range ev.Decision.Policies {
+		if p.Verdict == policy.VerdictPending {
+			ev.Decision.Policies[i].Verdict = policy.VerdictFail
+			ev.Decision.Policies[i].Summary = fmt.Sprintf("required checks did not finish within %s", timeout)
+		}
+	}
+	ev.Decision.Conclusion = policy.Conclude(ev.Decision.Policies, ev.Decision.LoadErrors)
+	return nil
+}
+
+func newID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
