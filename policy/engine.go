@@ -182,6 +182,9 @@ func (e *Engine) Evaluate(ctx context.Context, in *Input, repoPolicies map[strin
 	if in == nil {
 		return Decision{}, errors.New("evaluate: nil input")
 	}
+	if err := ctx.Err(); err != nil {
+		return Decision{}, fmt.Errorf("evaluate: %w", err)
+	}
 	set, err := e.prepare(ctx, repoPolicies)
 	if err != nil {
 		return Decision{}, err

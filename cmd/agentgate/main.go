@@ -92,6 +92,7 @@ func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 			return nil
 		},
 	})
+	root.AddCommand(newPolicyCommand(load, environ))
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
