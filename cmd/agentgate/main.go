@@ -1,6 +1,6 @@
 // Command agentgate is the merge gate and dispatcher for agent-written
-// changes. Subcommands: serve, migrate, version (policy, audit and keygen
-// join them as those capabilities land).
+// changes. Subcommands: serve, migrate, version, policy (audit and keygen
+// join them with the attestation work).
 package main
 
 import (
