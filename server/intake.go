@@ -23,6 +23,10 @@ import (
 // MaxWebhookBody is GitHub's own cap on webhook payloads: 25 MiB.
 const MaxWebhookBody = 25 << 20
 
+// preallocLimit bounds the buffer allocated from Content-Length before any
+// byte is read; larger bodies grow as they arrive.
+const preallocLimit = 1 << 20
+
 // enqueuer is what intake needs of the queue.
 type enqueuer interface {
 	EnqueueEventsTx(ctx context.Context, tx *store.Tx, deliveryID string, handlers []string) error
@@ -64,7 +68,8 @@ func (in *Intake) receive(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			in.metrics.Deliveries.WithLabelValues(event, "too_large").Inc()
+			// The event header is unauthenticated here: not a label value.
+			in.metrics.Deliveries.WithLabelValues("unverified", "too_large").Inc()
 			log.Warn("webhook body over 25 MiB refused")
 			return "too_large", http.StatusRequestEntityTooLarge, intakeResponse{Outcome: "too_large", Message: "payload exceeds 25 MiB"}
 		}
@@ -178,7 +183,10 @@ func routingFields(payload []byte) (action string, installationID int64, reposit
 // Content-Length, so a 25 KB delivery is not copied through doubling buffers.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	limited := http.MaxBytesReader(w, r.Body, MaxWebhookBody)
-	if n := r.ContentLength; n > 0 && n <= MaxWebhookBody {
+	// Content-Length is the sender's claim, read before the signature is
+	// checked: trust it for ordinary sizes only, so unauthenticated requests
+	// cannot make us allocate 25 MiB each by announcing it.
+	if n := r.ContentLength; n > 0 && n <= preallocLimit {
 		body := make([]byte, n)
 		if _, err := io.ReadFull(limited, body); err != nil {
 			return nil, err

@@ -150,9 +150,11 @@ pages:
 		rc.metrics.ReconcileRedelivered.WithLabelValues("requested").Inc()
 		log.Info("asked GitHub to redeliver a failed webhook", "guid", guid, "event", st.latest.GetEvent(), "status_code", st.latest.GetStatusCode())
 	}
-	if len(errs) > 0 {
-		// Keep the cursor so the next run tries these again.
-		return errors.Join(errs...)
+	// The cursor moves on even when a redelivery failed: the overlap lets
+	// the next run see recent failures again, and a delivery GitHub refuses
+	// to redeliver must not make every run re-list the whole window.
+	if err := rc.store.SetState(ctx, deliveriesCheckedState, runStart.UTC().Format(time.RFC3339Nano), rc.now()); err != nil {
+		errs = append(errs, err)
 	}
-	return rc.store.SetState(ctx, deliveriesCheckedState, runStart.UTC().Format(time.RFC3339Nano), rc.now())
+	return errors.Join(errs...)
 }

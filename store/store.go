@@ -71,10 +71,11 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		}
 	}
 	q := url.Values{}
-	// WAL lets readers run beside the writer; NORMAL sync is durable across
-	// process crashes (only an OS crash can lose the last commits); the busy
-	// timeout rides out the rare lock held by a migrating replica.
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+	// WAL lets readers run beside the writer. FULL sync makes every commit
+	// survive an OS crash or power loss, not only a process crash: a 2xx to
+	// GitHub promises the delivery is stored, and GitHub will not send it
+	// again. The busy timeout rides out a lock held by a migrating replica.
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")

@@ -178,7 +178,7 @@ func TestWebhookIntake(t *testing.T) {
 		`agentgate_webhook_deliveries_total{event="ping",outcome="ping"}`:                                                              1,
 		`agentgate_webhook_deliveries_total{event="issues",outcome="rejected"}`:                                                        1,
 		`agentgate_webhook_deliveries_total{event="star",outcome="ignored"}`:                                                           1,
-		`agentgate_webhook_deliveries_total{event="issues",outcome="too_large"}`:                                                       1,
+		`agentgate_webhook_deliveries_total{event="unverified",outcome="too_large"}`:                                                   1,
 		`agentgate_github_requests_total{endpoint="/installation/repositories",installation="1",method="GET",status="200"}`:            1,
 		`agentgate_github_requests_total{endpoint="/app/installations/{n}/access_tokens",installation="1",method="POST",status="201"}`: 1,
 		`agentgate_queue_jobs{kind="webhook_event",state="completed"}`:                                                                 1,

@@ -348,7 +348,9 @@ func judgeFailure(m *metrics.Metrics, log *slog.Logger, kind, name string, attem
 		log.Warn("rate limited by GitHub; waiting", "wait", wait, "err", err)
 		// A snooze is not an attempt: waiting out a limit must not push a
 		// job towards the dead-letter state.
-		return "snoozed", river.JobSnooze(wait)
+		// Up to 10 % jitter: every job of an installation would otherwise
+		// wake at the same reset second and hit the limit again together.
+		return "snoozed", river.JobSnooze(wait + rand.N(wait/10+1))
 	case ghapp.GiveUp:
 		m.JobsDead.WithLabelValues(kind, name).Inc()
 		log.Error("permanent failure; giving up", "err", err)
