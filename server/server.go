@@ -69,7 +69,7 @@ func Run(ctx context.Context, cfg *config.Config, version Version, log *slog.Log
 			return err
 		}
 		serve(setup.Handler())
-		log.Info("no GitHub App configured: serving first-run setup", "addr", ln.Addr().String())
+		log.Info("no GitHub App configured: open the setup page to register it", "addr", ln.Addr().String(), "setup_path", setup.Path())
 		select {
 		case err := <-serveErr:
 			return fmt.Errorf("serve setup: %w", err)

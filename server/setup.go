@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -32,6 +33,11 @@ type Setup struct {
 	client *github.Client // unauthenticated: the conversion needs only the code
 	done   chan struct{}
 
+	// token gates the setup pages: whoever reaches an unconfigured server
+	// first must not register their own app on it. It is printed in the
+	// log at start, which only the operator sees.
+	token string
+
 	mu     sync.Mutex
 	states map[string]time.Time // CSRF state → expiry
 	saved  bool
@@ -43,7 +49,14 @@ func NewSetup(cfg *config.Config, log *slog.Logger) (*Setup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("setup client: %w", err)
 	}
-	return &Setup{cfg: cfg, log: log, client: client, done: make(chan struct{}), states: map[string]time.Time{}}, nil
+	return &Setup{cfg: cfg, log: log, client: client, done: make(chan struct{}), states: map[string]time.Time{}, token: randomHex(16)}, nil
+}
+
+// Path is the setup page's path with its one-time token, for the log.
+func (s *Setup) Path() string { return "/setup?token=" + s.token }
+
+func (s *Setup) authorised(r *http.Request) bool {
+	return hmac.Equal([]byte(r.FormValue("token")), []byte(s.token))
 }
 
 // Done is closed when the app has been registered and saved.
@@ -75,7 +88,7 @@ button{margin-top:1.5rem;font:inherit;padding:.5rem 1rem}code{background:#eee;pa
 <p>No GitHub App credentials are configured. This page registers one from <code>app.yml</code>
 with GitHub's manifest flow and saves its id, private key and webhook secret in
 <code>{{.DataDir}}</code> (mode 0600). Webhooks will go to <code>{{.WebhookURL}}</code>.</p>
-<form method="post" action="/setup/start">
+<form method="post" action="/setup/start"><input type="hidden" name="token" value="{{.Token}}">
 <label for="name">App name (unique on GitHub)</label><input id="name" name="name" value="{{.Name}}" required maxlength="34">
 <label for="org">Organisation (empty: your personal account)</label><input id="org" name="org" value="{{.Org}}">
 <button type="submit">Continue to GitHub</button></form></body></html>`))
@@ -105,6 +118,12 @@ func (s *Setup) publicURL(r *http.Request) string {
 }
 
 func (s *Setup) page(w http.ResponseWriter, r *http.Request) {
+	if !s.authorised(r) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprintln(w, "agentgate is not set up yet. Open the setup link printed in agentgate's log (it carries a one-time token).")
+		return
+	}
 	s.renderForm(w, r, "", http.StatusOK)
 }
 
@@ -113,7 +132,7 @@ func (s *Setup) renderForm(w http.ResponseWriter, r *http.Request, problem strin
 	w.WriteHeader(status)
 	_ = setupPage.Execute(w, map[string]string{
 		"Error": problem, "DataDir": s.cfg.DataDir, "WebhookURL": s.publicURL(r) + "/api/github/hook",
-		"Name": "agentgate-" + randomHex(3), "Org": s.cfg.GitHub.Org,
+		"Name": "agentgate-" + randomHex(3), "Org": s.cfg.GitHub.Org, "Token": s.token,
 	})
 }
 
@@ -136,6 +155,10 @@ func Manifest(name, publicURL string) ([]byte, error) {
 func (s *Setup) start(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		s.renderForm(w, r, "Could not read the form.", http.StatusBadRequest)
+		return
+	}
+	if !s.authorised(r) {
+		http.Error(w, "missing or wrong setup token: open the link printed in agentgate's log", http.StatusForbidden)
 		return
 	}
 	name := strings.TrimSpace(r.PostForm.Get("name"))

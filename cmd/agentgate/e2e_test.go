@@ -453,20 +453,33 @@ func TestFirstRunSetup(t *testing.T) {
 			t.Logf("logs:\n%s", logs.String())
 		}
 	})
-	waitFor(t, 20*time.Second, "setup page", func() bool {
-		resp, err := http.Get(publicURL + "/")
-		if err != nil {
-			return false
+	var setupPath string
+	waitFor(t, 20*time.Second, "setup link in the log", func() bool {
+		_, after, ok := strings.Cut(logs.String(), `"setup_path":"`)
+		if ok {
+			setupPath, _, _ = strings.Cut(after, `"`)
+			setupPath = strings.ReplaceAll(setupPath, `\u0026`, "&")
 		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+		return ok
 	})
+	// Without the one-time token the page refuses: whoever reaches a fresh
+	// server first must not register their app on it.
+	if status, _ := p.get("/"); status != http.StatusForbidden {
+		t.Errorf("setup page without token: %d, want 403", status)
+	}
+	if status, body := p.get(setupPath); status != http.StatusOK || !strings.Contains(body, "Register agentgate") {
+		t.Fatalf("setup page with token: %d\n%s", status, body)
+	}
+	token := strings.TrimPrefix(setupPath, "/setup?token=")
+	if resp, err := http.PostForm(publicURL+"/setup/start", map[string][]string{"name": {"x"}}); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("start without token: %v %v, want 403", resp.StatusCode, err)
+	}
 	if status, _ := p.get("/readyz"); status != http.StatusServiceUnavailable {
 		t.Errorf("/readyz during setup = %d, want 503", status)
 	}
 
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := http.PostForm(publicURL+"/setup/start", map[string][]string{"name": {"agentgate-test"}, "org": {"octo-org"}})
+	resp, err := http.PostForm(publicURL+"/setup/start", map[string][]string{"name": {"agentgate-test"}, "org": {"octo-org"}, "token": {token}})
 	if err != nil {
 		t.Fatal(err)
 	}
