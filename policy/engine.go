@@ -178,28 +178,44 @@ func Digest(groups ...map[string][]byte) string {
 // still judge the pull request); a policy whose evaluation fails gets the
 // verdict error. The error return is for the engine itself (a cancelled
 // context, a broken default policy).
+//
+// The policies see in with input.derived computed afresh from its files,
+// config and task: a Derived the caller set is ignored.
 func (e *Engine) Evaluate(ctx context.Context, in *Input, repoPolicies map[string][]byte) (Decision, error) {
+	d, _, err := e.evaluate(ctx, in, repoPolicies, true)
+	return d, err
+}
+
+// evaluate is Evaluate, also returning the input.derived the policies saw.
+// With withDerived false they see none and compute every fact from
+// input.files (the tests compare the two).
+func (e *Engine) evaluate(ctx context.Context, in *Input, repoPolicies map[string][]byte, withDerived bool) (Decision, *Derived, error) {
 	if in == nil {
-		return Decision{}, errors.New("evaluate: nil input")
+		return Decision{}, nil, errors.New("evaluate: nil input")
 	}
 	if err := ctx.Err(); err != nil {
-		return Decision{}, fmt.Errorf("evaluate: %w", err)
+		return Decision{}, nil, fmt.Errorf("evaluate: %w", err)
 	}
 	set, err := e.prepare(ctx, repoPolicies)
 	if err != nil {
-		return Decision{}, err
+		return Decision{}, nil, err
 	}
-	value, err := inputValue(in)
+	doc := *in
+	doc.Derived = nil
+	if withDerived {
+		doc.Derived = derive(in)
+	}
+	value, err := inputValue(&doc)
 	if err != nil {
-		return Decision{}, fmt.Errorf("convert input: %w", err)
+		return Decision{}, nil, fmt.Errorf("convert input: %w", err)
 	}
 	results, err := set.eval(ctx, value)
 	if err != nil {
-		return Decision{}, err
+		return Decision{}, nil, err
 	}
 	d := Decision{Policies: results, LoadErrors: slices.Clone(set.loadErrors), PolicyDigest: set.digest}
 	d.Conclusion = Conclude(d.Policies, d.LoadErrors)
-	return d, nil
+	return d, doc.Derived, nil
 }
 
 // prepare returns the prepared policy set for the defaults plus repo,

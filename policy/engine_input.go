@@ -25,7 +25,87 @@ func inputValue(in *Input) (ast.Value, error) {
 var (
 	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
 	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+	filesType     = reflect.TypeFor[[]File]()
 )
+
+// fileTerms caches each changed file's converted term by the file's value:
+// a pull request is evaluated again on every push, check and review with
+// mostly the same files, and converting thousands of them dominated an
+// evaluation. OPA's values are immutable once built and safe to share
+// between evaluations. The cache starts afresh when it would exceed
+// maxFileTerms.
+var fileTerms struct {
+	sync.RWMutex
+	m map[File]*ast.Term
+}
+
+const maxFileTerms = 20000
+
+// fileFields is true while File has the fields fileTerm writes: a field
+// added to File without updating fileTerm takes the reflective path.
+var fileFields = reflect.TypeFor[File]().NumField() == 6
+
+var (
+	filePath, filePrevious, fileStatus = ast.InternedTerm("path"), ast.InternedTerm("previous_path"), ast.InternedTerm("status")
+	fileAdditions, fileDeletions       = ast.InternedTerm("additions"), ast.InternedTerm("deletions")
+	fileFirstLine                      = ast.InternedTerm("first_line")
+)
+
+// fileTerm is toValue of a File without reflection (TestInputValueMatchesJSON).
+func fileTerm(f *File) *ast.Term {
+	pairs := make([][2]*ast.Term, 0, 6)
+	pairs = append(pairs, [2]*ast.Term{filePath, ast.StringTerm(f.Path)})
+	if f.PreviousPath != "" {
+		pairs = append(pairs, [2]*ast.Term{filePrevious, ast.StringTerm(f.PreviousPath)})
+	}
+	pairs = append(pairs, [2]*ast.Term{fileStatus, ast.StringTerm(f.Status)},
+		[2]*ast.Term{fileAdditions, ast.InternedTerm(f.Additions)},
+		[2]*ast.Term{fileDeletions, ast.InternedTerm(f.Deletions)})
+	if f.FirstLine != 0 {
+		pairs = append(pairs, [2]*ast.Term{fileFirstLine, ast.InternedTerm(f.FirstLine)})
+	}
+	return ast.NewTerm(ast.NewObject(pairs...))
+}
+
+// filesValue is toValue of a []File, with one cached term per file.
+func filesValue(fs []File) (ast.Value, error) {
+	terms := make([]*ast.Term, len(fs))
+	var missing []int
+	fileTerms.RLock()
+	for i := range fs {
+		if t, ok := fileTerms.m[fs[i]]; ok {
+			terms[i] = t
+		} else {
+			missing = append(missing, i)
+		}
+	}
+	fileTerms.RUnlock()
+	if len(missing) == 0 {
+		return ast.NewArray(terms...), nil
+	}
+	for _, i := range missing {
+		if fileFields {
+			terms[i] = fileTerm(&fs[i])
+			continue
+		}
+		x, err := toValue(reflect.ValueOf(&fs[i]).Elem())
+		if err != nil {
+			return nil, err
+		}
+		terms[i] = ast.NewTerm(x)
+	}
+	fileTerms.Lock()
+	if fileTerms.m == nil || len(fileTerms.m)+len(missing) > maxFileTerms {
+		fileTerms.m = make(map[File]*ast.Term, min(len(missing), maxFileTerms))
+	}
+	for _, i := range missing {
+		if len(fileTerms.m) < maxFileTerms {
+			fileTerms.m[fs[i]] = terms[i]
+		}
+	}
+	fileTerms.Unlock()
+	return ast.NewArray(terms...), nil
+}
 
 func toValue(v reflect.Value) (ast.Value, error) {
 	if !v.IsValid() {
@@ -61,6 +141,9 @@ func toValue(v reflect.Value) (ast.Value, error) {
 	case reflect.Slice:
 		if v.IsNil() {
 			return ast.NullValue, nil
+		}
+		if t == filesType {
+			return filesValue(v.Interface().([]File))
 		}
 		if t.Elem().Kind() == reflect.Uint8 {
 			return viaJSON(v.Interface()) // []byte is base64 in JSON

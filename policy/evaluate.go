@@ -113,7 +113,8 @@ func (e *Evaluator) Evaluate(ctx context.Context, src Source, opts ...EvalOption
 	}
 	normalise(&in)
 
-	d, err := e.Engine.Evaluate(ctx, &in, repoPolicies)
+	d, derived, err := e.Engine.evaluate(ctx, &in, repoPolicies, true)
+	in.Derived = derived
 	if err != nil {
 		return nil, fmt.Errorf("evaluate %s#%d: %w", repo.FullName, pr.Number, err)
 	}

@@ -18,6 +18,7 @@ type Input struct {
 	Limits        InputLimits `json:"limits"`
 	MergeGroup    *MergeGroup `json:"merge_group,omitempty"`
 	Requester     *Person     `json:"requester,omitempty"` // who asked the agent (task or provenance trigger)
+	Derived       *Derived    `json:"derived,omitempty"`   // facts computed from files and config (see Derived)
 }
 
 // Repository is the repository the pull request targets.
@@ -135,4 +136,56 @@ type MergeGroup struct {
 type InputLimits struct {
 	FilesTruncated bool `json:"files_truncated"`
 	FilesListed    int  `json:"files_listed"`
+}
+
+// Derived holds facts agentgate computes in Go from Files, Config and Task
+// (the configuration read from the base branch, never from the pull
+// request; the plan from the task a person approved), so the default
+// policies read one number or the few offending paths instead of matching
+// every file against every glob in Rego. The engine computes it on every
+// evaluation (a value the caller set is replaced), with the glob semantics
+// of agentgate.lib.glob_of; a fact is absent when a glob falls outside the
+// syntax both sides are known to read alike (character classes,
+// backslashes, "**" inside braces and the like), and then the policies
+// compute it from input.files themselves, as they do for an input written
+// by hand without derived. Paths are sorted and distinct.
+type Derived struct {
+	Size           *DerivedSize           `json:"size,omitempty"`
+	TestEvidence   *DerivedTestEvidence   `json:"test_evidence,omitempty"`
+	ProtectedPaths *DerivedProtectedPaths `json:"protected_paths,omitempty"`
+	PlanScope      *DerivedPlanScope      `json:"plan_scope,omitempty"`
+}
+
+// DerivedSize is the size policy's totals over files whose path does not
+// match config.size.exclude.
+type DerivedSize struct {
+	Lines         int `json:"lines"`          // additions + deletions
+	Files         int `json:"files"`          // files, less the excluded ones
+	ExcludedFiles int `json:"excluded_files"` // distinct paths matching size.exclude
+}
+
+// DerivedTestEvidence counts the distinct paths of code files (matching
+// test_evidence.code_globs, or every file when there are none, and not a
+// test) and of test files (path or previous path matching test_globs).
+// Present when test_evidence.require_test_changes is on.
+type DerivedTestEvidence struct {
+	CodeFiles int `json:"code_files"`
+	TestFiles int `json:"test_files"`
+}
+
+// DerivedProtectedPaths lists the changed paths (paths and previous paths)
+// matching protected_paths.agents_may_not_touch (absent when it has no
+// globs), and, by index of protected_paths.require_approval, those matching
+// each rule's paths (null for a rule without globs; the list is absent
+// when there are no rules).
+type DerivedProtectedPaths struct {
+	AgentsMayNotTouch []string   `json:"agents_may_not_touch,omitzero"`
+	RequireApproval   [][]string `json:"require_approval,omitzero"`
+}
+
+// DerivedPlanScope lists the changed paths (paths and previous paths)
+// matching none of the approved plan's path globs. Present when the input
+// has a plan with paths.
+type DerivedPlanScope struct {
+	Outside []string `json:"outside"`
 }

@@ -76,3 +76,7 @@ with_files(pr, fs) := object.union(pr, {"files": fs})
 with_config(pr, c) := object.union(pr, {"config": c})
 
 disabled(pr, name) := object.union(pr, {"config": {"disabled_policies": [name]}})
+
+# The input with derived facts (input.derived), as agentgate computes them
+# from the files and the base branch's config.
+with_derived(pr, d) := object.union(pr, {"derived": d})

@@ -29,9 +29,13 @@ violations contains lib.file_violation(f, msg) if {
 
 plan_glob := lib.glob_of(input.task.plan.paths)
 
-# The changed paths (and previous paths) outside the plan: one glob.match
-# per path, and a loop over files only when there are some.
-outside := {p | some p in lib.changed_paths; not glob.match(plan_glob, ["/"], p)}
+# The changed paths (and previous paths) outside the plan: input.derived's
+# list when agentgate computed it (see rego/README.md), else one glob.match
+# per path; a loop over files only when there are some.
+outside := {p | some p in ps} if {
+	ps := input.derived.plan_scope.outside
+	is_array(ps)
+} else := {p | some p in lib.changed_paths; not glob.match(plan_glob, ["/"], p)}
 
 summary := sprintf("%d files, all within the plan's paths", [count(lib.list(input.files))]) if {
 	applies

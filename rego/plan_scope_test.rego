@@ -56,3 +56,23 @@ test_plan_without_paths_skipped if {
 test_human_pr_skipped if {
 	not plan_scope.applies with input as fixtures.human_pr
 }
+
+# With input.derived.plan_scope the paths outside the plan are read, with
+# the same messages.
+test_derived_outside_gives_the_same_violations if {
+	plain := fixtures.with_files(fixtures.agent_pr, [
+		{"path": "server/a.go", "status": "modified", "additions": 1, "deletions": 0},
+		{"path": "store/db.go", "status": "modified", "additions": 1, "deletions": 0, "first_line": 4},
+		{"path": "server/db.go", "previous_path": "store/old.go", "status": "renamed", "additions": 0, "deletions": 0},
+	])
+	want := plan_scope.violations with input as plain
+	count(want) == 2
+	inp := fixtures.with_derived(plain, {"plan_scope": {"outside": ["store/db.go", "store/old.go"]}})
+	plan_scope.violations == want with input as inp
+}
+
+test_derived_outside_is_read_not_recomputed if {
+	inp := fixtures.with_derived(fixtures.with_files(fixtures.agent_pr, [{"path": "store/db.go", "status": "modified", "additions": 1, "deletions": 0}]), {"plan_scope": {"outside": []}})
+	count(plan_scope.violations) == 0 with input as inp
+	plan_scope.summary == "1 files, all within the plan's paths" with input as inp
+}

@@ -54,8 +54,12 @@ action_required contains {"message": msg, "file": f.path} if {
 
 agents_glob := lib.glob_of(input.config.protected_paths.agents_may_not_touch)
 
-# The changed paths agents may not touch.
-blocked := lib.matching(agents_glob)
+# The changed paths agents may not touch: input.derived's list when
+# agentgate computed it (see rego/README.md).
+blocked := {p | some p in ps} if {
+	ps := input.derived.protected_paths.agents_may_not_touch
+	is_array(ps)
+} else := lib.matching(agents_glob)
 
 owners_text(owners) := concat(" or ", owners) if count(lib.list(owners)) > 0
 
@@ -91,7 +95,11 @@ summary := "touches no protected paths" if {
 	lib.disabled("protected_paths")
 } else := "human-authored pull request and no paths need an owner's approval"
 
-# The changed paths each require_approval rule guards, by rule index.
-touched_by_rule := {i: lib.matching(lib.glob_of(rule.paths)) | some i, rule in input.config.protected_paths.require_approval}
+# The changed paths each require_approval rule guards, by rule index (no
+# entry for a rule without globs).
+touched_by_rule := {i: {p | some p in ps} | some i, ps in rules; is_array(ps)} if {
+	rules := input.derived.protected_paths.require_approval
+	is_array(rules)
+} else := {i: lib.matching(lib.glob_of(rule.paths)) | some i, rule in input.config.protected_paths.require_approval}
 
 guarded := {p | some ps in touched_by_rule; some p in ps}

@@ -124,3 +124,31 @@ test_empty_config_agent_pr_passes if {
 test_disabled_skipped if {
 	not protected_paths.applies with input as fixtures.disabled(fixtures.agent_pr, "protected_paths")
 }
+
+# With input.derived.protected_paths the matching paths are read, with the
+# same messages.
+test_derived_blocked_paths_give_the_same_violations if {
+	plain := fixtures.with_files(fixtures.agent_pr, [workflow, {"path": "ci.yml.bak", "previous_path": ".github/workflows/ci.yml", "status": "renamed", "additions": 0, "deletions": 0}])
+	want := protected_paths.violations with input as plain
+	count(want) == 2
+	inp := fixtures.with_derived(plain, {"protected_paths": {"agents_may_not_touch": [".github/workflows/ci.yml"], "require_approval": [[]]}})
+	protected_paths.violations == want with input as inp
+}
+
+test_derived_approval_paths_give_the_same_action_required if {
+	plain := fixtures.with_files(fixtures.agent_pr, [policy_file])
+	want := protected_paths.action_required with input as plain
+	count(want) == 1
+	inp := fixtures.with_derived(plain, {"protected_paths": {"agents_may_not_touch": [], "require_approval": [["policy/engine.go"]]}})
+	protected_paths.action_required == want with input as inp
+	approved := object.union(inp, {"reviews": [review("alice", "APPROVED", "head1")]})
+	count(protected_paths.action_required) == 0 with input as approved
+	protected_paths.summary == "1 protected files, approved by their owners" with input as approved
+}
+
+test_derived_protected_paths_are_read_not_recomputed if {
+	inp := fixtures.with_derived(fixtures.with_files(fixtures.agent_pr, [workflow, policy_file]), {"protected_paths": {"agents_may_not_touch": [], "require_approval": [null]}})
+	count(protected_paths.violations) == 0 with input as inp
+	count(protected_paths.action_required) == 0 with input as inp
+	protected_paths.summary == "touches no protected paths" with input as inp
+}

@@ -31,9 +31,22 @@ excluded := {f.path | some f in input.files; glob.match(exclude_glob, ["/"], f.p
 # Totals minus the excluded files' (no negation per file: it is slow).
 excluded_lines := sum([n | some f in input.files; excluded[f.path]; n := f.additions + f.deletions])
 
-lines := (sum([f.additions | some f in input.files]) + sum([f.deletions | some f in input.files])) - excluded_lines
+# input.derived.size, when agentgate computed it, has the same totals (see
+# rego/README.md): read them rather than match every file here.
+lines := n if {
+	n := input.derived.size.lines
+	is_number(n)
+} else := (sum([f.additions | some f in input.files]) + sum([f.deletions | some f in input.files])) - excluded_lines
 
-files := count(lib.list(input.files)) - count(excluded)
+files := n if {
+	n := input.derived.size.files
+	is_number(n)
+} else := count(lib.list(input.files)) - count(excluded)
+
+excluded_files := n if {
+	n := input.derived.size.excluded_files
+	is_number(n)
+} else := count(excluded)
 
 violations contains {"message": msg} if {
 	applies
@@ -49,8 +62,8 @@ violations contains {"message": msg} if {
 	msg := sprintf("%d files changed%s; the limit is %d: split the pull request", [files, excluded_note, most])
 }
 
-excluded_note := sprintf(", not counting %d excluded files", [count(excluded)]) if {
-	count(excluded) > 0
+excluded_note := sprintf(", not counting %d excluded files", [excluded_files]) if {
+	excluded_files > 0
 } else := ""
 
 summary := sprintf("%d lines in %d files%s (limits %s lines, %s files)", [lines, files, excluded_note, limit(input.config.size.max_lines), limit(input.config.size.max_files)]) if {

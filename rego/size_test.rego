@@ -92,3 +92,40 @@ test_null_files_and_config if {
 	count(size.violations) == 0 with input as inp
 	size.summary == "0 lines in 0 files (limits no lines, no files)" with input as inp
 }
+
+# With input.derived.size the totals are read, with the same messages.
+excluded_files := [
+	{"path": "vendor/x/y.go", "status": "added", "additions": 5000, "deletions": 0},
+	{"path": "api/v1/api.pb.go", "status": "modified", "additions": 3000, "deletions": 2000},
+	{"path": "server/a.go", "status": "modified", "additions": 10, "deletions": 2},
+]
+
+test_derived_totals_give_the_same_summary if {
+	plain := fixtures.with_files(fixtures.agent_pr, excluded_files)
+	inp := fixtures.with_derived(plain, {"size": {"lines": 12, "files": 1, "excluded_files": 2}})
+	want := size.summary with input as plain
+	size.summary == want with input as inp
+	size.summary == "12 lines in 1 files, not counting 2 excluded files (limits 800 lines, 40 files)" with input as inp
+	count(size.violations) == 0 with input as inp
+}
+
+test_derived_totals_give_the_same_violations if {
+	plain := fixtures.with_files(fixtures.with_config(fixtures.agent_pr, {"size": {"max_lines": 10, "max_files": 1}}), excluded_files)
+	plain_fails := size.violations with input as plain
+	plain_fails == {{"message": "12 lines changed (additions + deletions, not counting 2 excluded files); the limit is 10: split the pull request"}}
+	inp := fixtures.with_derived(plain, {"size": {"lines": 12, "files": 1, "excluded_files": 2}})
+	size.violations == plain_fails with input as inp
+}
+
+test_derived_totals_are_read_not_recomputed if {
+	inp := fixtures.with_derived(fixtures.with_files(fixtures.agent_pr, []), {"size": {"lines": 900, "files": 41, "excluded_files": 0}})
+	size.violations == {
+		{"message": "900 lines changed (additions + deletions); the limit is 800: split the pull request"},
+		{"message": "41 files changed; the limit is 40: split the pull request"},
+	} with input as inp
+}
+
+test_derived_without_size_falls_back if {
+	inp := fixtures.with_derived(fixtures.with_files(fixtures.agent_pr, excluded_files), {"plan_scope": {"outside": []}})
+	size.summary == "12 lines in 1 files, not counting 2 excluded files (limits 800 lines, 40 files)" with input as inp
+}

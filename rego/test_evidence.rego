@@ -86,12 +86,24 @@ changed_tests contains f.path if {
 	is_test_file(f)
 }
 
+# How many code and test files changed: input.derived's counts when
+# agentgate computed them (see rego/README.md).
+code_file_count := n if {
+	n := input.derived.test_evidence.code_files
+	is_number(n)
+} else := count(code_files)
+
+changed_test_count := n if {
+	n := input.derived.test_evidence.test_files
+	is_number(n)
+} else := count(changed_tests)
+
 violations contains {"message": msg} if {
 	applies
 	input.config.test_evidence.require_test_changes == true
-	count(code_files) > 0
-	count(changed_tests) == 0
-	msg := sprintf("%d code files changed without any test change (test files match %s)", [count(code_files), concat(", ", globs(object.get(input.config.test_evidence, "test_globs", [])))])
+	code_file_count > 0
+	changed_test_count == 0
+	msg := sprintf("%d code files changed without any test change (test files match %s)", [code_file_count, concat(", ", globs(object.get(input.config.test_evidence, "test_globs", [])))])
 }
 
 globs(patterns) := [sprintf("%q", [g]) | some g in patterns] if count(lib.list(patterns)) > 0

@@ -127,3 +127,24 @@ test_no_required_checks_passes if {
 	count(test_evidence.violations) == 0 with input as inp2
 	count(test_evidence.pending) == 0 with input as inp2
 }
+
+# With input.derived.test_evidence the counts are read, with the same
+# messages.
+test_derived_counts_give_the_same_violation if {
+	plain := object.union(
+		fixtures.with_files(fixtures.agent_pr, [{"path": "server/a.go", "status": "modified", "additions": 1, "deletions": 0}]),
+		{"config": {"test_evidence": {"require_test_changes": true}}},
+	)
+	want := test_evidence.violations with input as plain
+	count(want) == 1
+	inp := fixtures.with_derived(plain, {"test_evidence": {"code_files": 1, "test_files": 0}})
+	test_evidence.violations == want with input as inp
+}
+
+test_derived_counts_are_read_not_recomputed if {
+	inp := fixtures.with_derived(
+		object.union(fixtures.agent_pr, {"config": {"test_evidence": {"require_test_changes": true}}}),
+		{"test_evidence": {"code_files": 3, "test_files": 0}},
+	)
+	test_evidence.violations == {{"message": "3 code files changed without any test change (test files match \"**/*_test.go\")"}} with input as inp
+}
