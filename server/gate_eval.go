@@ -32,8 +32,40 @@ type Gate struct {
 	now      func() time.Time
 
 	mu         sync.Mutex
-	appLogin   string            // agentgate's bot login, from GET /app once
-	checkNames map[string]string // repository → its configured check name
+	appLogin   string                   // agentgate's bot login, from GET /app once
+	checkNames map[string]string        // repository → its configured check name
+	running    map[string]chan struct{} // target key → held while it is evaluated
+}
+
+// lockTarget serialises evaluations of one target in this process: jobs of
+// two debounce windows (or the reconciler's and a webhook's) may become due
+// together, and two evaluations of one head at once race to create its check
+// run. It returns the unlock function, or ctx's error.
+func (g *Gate) lockTarget(ctx context.Context, key string) (func(), error) {
+	for {
+		g.mu.Lock()
+		if g.running == nil {
+			g.running = map[string]chan struct{}{}
+		}
+		held, busy := g.running[key]
+		if !busy {
+			done := make(chan struct{})
+			g.running[key] = done
+			g.mu.Unlock()
+			return func() {
+				g.mu.Lock()
+				delete(g.running, key)
+				g.mu.Unlock()
+				close(done)
+			}, nil
+		}
+		g.mu.Unlock()
+		select {
+		case <-held:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // evaluatorFor returns the evaluator, learning the app's bot login (whose
@@ -87,6 +119,24 @@ func (g *Gate) Run(ctx context.Context, payload json.RawMessage) error {
 	client, err := g.clients.Installation(t.InstallationID)
 	if err != nil {
 		return err
+	}
+	unlock, err := g.lockTarget(ctx, t.Key())
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if t.Trigger == "reconcile" && t.MergeGroup == nil {
+		// The repair queued this because the head had no check run of ours;
+		// another evaluation (a webhook's, or the repair's own from an
+		// earlier reconcile) may have made one since.
+		run, err := checks.FindRun(ctx, client, t.Owner, t.Repo, t.HeadSHA, g.checkName(t.Owner+"/"+t.Repo), g.clients.AppID())
+		if err != nil && !errors.Is(err, checks.ErrNoRun) {
+			return err
+		}
+		if run != nil {
+			log.Info("head has a check run of ours by now; skipping the repair's evaluation", "check_run", run.ID)
+			return nil
+		}
 	}
 	var viewOpts []pull.Option
 	var evalOpts []policy.EvalOption

@@ -61,7 +61,7 @@ func (s *Server) pullJSONLocked(inst *installation, repo Repo, pr *PullRequest, 
 	html := s.WebURL() + repo.FullName + "/pull/" + itoa(pr.Number)
 	self := api + "/pulls/" + itoa(pr.Number)
 	id := derivedID(repo.FullName+"#"+itoa(pr.Number)) + 1_000_000_000
-	created := inst.createdAt.Format(time.RFC3339)
+	created, updated := ts(pr.created), ts(pr.updated)
 	labels := []any{}
 	for _, l := range pr.Labels {
 		lid := derivedID("label:" + l)
@@ -80,10 +80,10 @@ func (s *Server) pullJSONLocked(inst *installation, repo Repo, pr *PullRequest, 
 	link := func(href string) map[string]any { return map[string]any{"href": href} }
 	var mergedAt, closedAt, mergeSHA any
 	if pr.State == "closed" {
-		closedAt = created
+		closedAt = updated
 	}
 	if pr.Merged {
-		mergedAt, mergeSHA = created, gitBlobSHA("merge:"+pr.Head.SHA)
+		mergedAt, mergeSHA = updated, gitBlobSHA("merge:"+pr.Head.SHA)
 	}
 	out := map[string]any{
 		"url": self, "id": id, "node_id": nodeID("PullRequest", id), "html_url": html,
@@ -97,7 +97,7 @@ func (s *Server) pullJSONLocked(inst *installation, repo Repo, pr *PullRequest, 
 		"number":              pr.Number, "state": pr.State, "locked": false, "title": pr.Title,
 		"user": s.userJSON(pr.User), "body": nilIfEmpty(pr.Body), "labels": labels,
 		"milestone": nil, "active_lock_reason": nil,
-		"created_at": created, "updated_at": created, "closed_at": closedAt, "merged_at": mergedAt,
+		"created_at": created, "updated_at": updated, "closed_at": closedAt, "merged_at": mergedAt,
 		"merge_commit_sha": mergeSHA, "assignee": nil, "assignees": []any{},
 		"requested_reviewers": []any{}, "requested_teams": []any{},
 		"head": side(pr.Head), "base": side(pr.Base),
@@ -148,6 +148,73 @@ func (s *Server) getPull(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.pullJSONLocked(c.inst, repo, pr, false))
+}
+
+// GET /repos/{owner}/{repo}/pulls: the repository's pull requests, filtered by state (open
+// by default, closed or all), head ("owner:branch") and base (branch), sorted by created
+// (default), updated, popularity (GitHub counts comments; the fake has none, so reviews) or
+// long-running (created, only those open over a month with activity in the last month),
+// newest first for created and oldest first otherwise unless direction says, and paged.
+func (s *Server) listPulls(w http.ResponseWriter, r *http.Request, c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	repo, d, ok := s.repoAccessLocked(w, r, c, "pull_requests", "read")
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	state := q.Get("state")
+	if state == "" {
+		state = "open"
+	}
+	sortBy := q.Get("sort")
+	if sortBy == "" {
+		sortBy = "created"
+	}
+	desc := sortBy == "created"
+	if dir := q.Get("direction"); dir != "" {
+		desc = dir == "desc"
+	}
+	now := s.now()
+	monthAgo := now.AddDate(0, -1, 0)
+	var prs []*PullRequest
+	for _, pr := range d.pulls {
+		switch {
+		case state != "all" && pr.State != state,
+			q.Get("base") != "" && pr.Base.Ref != q.Get("base"),
+			q.Get("head") != "" && !strings.EqualFold(q.Get("head"), repo.owner()+":"+pr.Head.Ref),
+			sortBy == "long-running" && (pr.State != "open" || !pr.created.Before(monthAgo) || pr.updated.Before(monthAgo)):
+			continue
+		}
+		prs = append(prs, pr)
+	}
+	// less is the ascending order; ties go by number, which is creation order on GitHub.
+	less := func(a, b *PullRequest) bool {
+		switch sortBy {
+		case "updated":
+			return a.touched < b.touched
+		case "popularity":
+			if na, nb := len(d.reviews[a.Number]), len(d.reviews[b.Number]); na != nb {
+				return na < nb
+			}
+		default: // created, long-running
+			if !a.created.Equal(b.created) {
+				return a.created.Before(b.created)
+			}
+		}
+		return a.Number < b.Number
+	}
+	sort.Slice(prs, func(i, j int) bool {
+		if desc {
+			return less(prs[j], prs[i])
+		}
+		return less(prs[i], prs[j])
+	})
+	items := make([]any, 0, len(prs))
+	for _, pr := range prs {
+		items = append(items, s.pullJSONLocked(c.inst, repo, pr, true))
+	}
+	writeJSON(w, http.StatusOK, paginate(w, r, items))
 }
 
 // GET /repos/{owner}/{repo}/pulls/{pull_number}/files lists at most 3,000 files, like GitHub.

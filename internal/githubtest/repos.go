@@ -72,6 +72,11 @@ type PullRequest struct {
 	Files []PullFile
 	// Commits are the pull request's commits, oldest first.
 	Commits []Commit
+
+	// Set by the fake: when the pull request was added and last changed (its created_at
+	// and updated_at), and the order of changes, for GET .../pulls?sort=updated.
+	created, updated time.Time
+	touched          int64
 }
 
 // PullFile is one changed file of a pull request.
@@ -182,6 +187,17 @@ type repoData struct {
 	checkRuns []*CheckRun       // by ID order
 	statuses  map[string][]*Status
 	perms     map[string]string // lower-case login → admin, maintain, write, triage, read
+	pullSeq   int64             // counts changes to pull requests, for sort=updated
+}
+
+// touchLocked records a change to a pull request: its updated_at and its place in
+// sort=updated.
+func (d *repoData) touchLocked(pr *PullRequest, now time.Time) {
+	d.pullSeq++
+	pr.updated, pr.touched = now, d.pullSeq
+	if pr.created.IsZero() {
+		pr.created = now
+	}
 }
 
 type commitData struct {
@@ -293,6 +309,11 @@ func (s *Server) AddPullRequest(repo string, pr PullRequest) {
 		}
 	}
 	d := s.repoLocked(repo)
+	pr.created, pr.updated, pr.touched = time.Time{}, time.Time{}, 0
+	if old := d.pulls[pr.Number]; old != nil {
+		pr.created = old.created // replacing keeps the creation time
+	}
+	d.touchLocked(&pr, now)
 	d.pulls[pr.Number] = &pr
 	d.branches[pr.Base.Ref] = pr.Base.SHA
 	d.branches[pr.Head.Ref] = pr.Head.SHA
@@ -310,6 +331,7 @@ func (s *Server) UpdatePullRequest(repo string, number int, update func(*PullReq
 		s.t.Fatalf("githubtest: no pull request %s#%d", repo, number)
 	}
 	update(pr)
+	d.touchLocked(pr, s.now().UTC().Truncate(time.Second))
 	d.branches[pr.Head.Ref] = pr.Head.SHA
 }
 
@@ -347,6 +369,7 @@ func (s *Server) AddReview(repo string, number int, rv Review) int64 {
 		rv.State = "COMMENTED"
 	}
 	d.reviews[number] = append(d.reviews[number], &rv)
+	d.touchLocked(pr, s.now().UTC().Truncate(time.Second))
 	return rv.ID
 }
 

@@ -186,6 +186,7 @@ func (s *Server) routes() {
 	s.handle("GET /repos/{owner}/{repo}/contents/{path...}", authInstallation, s.getContents)
 	s.handle("GET /repos/{owner}/{repo}/collaborators/{username}/permission", authInstallation, s.getPermission)
 	s.handle("GET /orgs/{org}/teams/{team_slug}/memberships/{username}", authInstallation, s.getTeamMembership)
+	s.handle("GET /repos/{owner}/{repo}/pulls", authInstallation, s.listPulls)
 	s.handle("GET /repos/{owner}/{repo}/pulls/{pull_number}", authInstallation, s.getPull)
 	s.handle("GET /repos/{owner}/{repo}/pulls/{pull_number}/files", authInstallation, s.listPullFiles)
 	s.handle("GET /repos/{owner}/{repo}/pulls/{pull_number}/commits", authInstallation, s.listPullCommits)
