@@ -10,9 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-github/v89/github"
+
 	"github.com/agentgate/agentgate/checks"
 	"github.com/agentgate/agentgate/internal/ghapp"
 	"github.com/agentgate/agentgate/internal/metrics"
+	"github.com/agentgate/agentgate/internal/queue"
 	"github.com/agentgate/agentgate/internal/webhook"
 	"github.com/agentgate/agentgate/policy"
 	"github.com/agentgate/agentgate/policy/pull"
@@ -120,11 +123,19 @@ func (g *Gate) Run(ctx context.Context, payload json.RawMessage) error {
 	if err != nil {
 		return err
 	}
+	// One evaluation of a head at a time, in this process and across
+	// replicas: evaluations that overlap could otherwise finish out of
+	// order and leave an older verdict as the last word.
 	unlock, err := g.lockTarget(ctx, t.Key())
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	unlockReplicas, err := g.store.Lock(ctx, "gate:"+t.Key())
+	if err != nil {
+		return err
+	}
+	defer unlockReplicas()
 	if t.Trigger == "reconcile" && t.MergeGroup == nil {
 		// The repair queued this because the head had no check run of ours;
 		// another evaluation (a webhook's, or the repair's own from an
@@ -163,6 +174,17 @@ func (g *Gate) Run(ctx context.Context, payload json.RawMessage) error {
 		return nil
 	}
 
+	full := t.Owner + "/" + t.Repo
+	details := g.links.URL(full, checkSHA)
+	// The check goes to in_progress before the evaluation starts, so a
+	// previous success on this head does not stand while the new facts
+	// (a dismissed review, a removed label) are judged, nor if the
+	// evaluation never finishes.
+	run, err := g.openRun(ctx, client, t, checkSHA, g.checkName(full), details)
+	if err != nil {
+		return err
+	}
+
 	started := g.now()
 	evaluator, err := g.evaluatorFor(ctx)
 	if err != nil {
@@ -170,34 +192,33 @@ func (g *Gate) Run(ctx context.Context, payload json.RawMessage) error {
 	}
 	ev, err := evaluator.Evaluate(ctx, src, evalOpts...)
 	if err != nil {
-		if verdict, _ := ghapp.Classify(err, g.now()); verdict != ghapp.GiveUp {
-			return err // transient: the queue retries, then the check says why
+		verdict, _ := ghapp.Classify(err, g.now())
+		if verdict != ghapp.GiveUp && !queue.FinalAttempt(ctx) {
+			return err // transient: the queue retries; the run stays in progress
 		}
-		// Fail closed: a decision we cannot make is a failing check.
+		// Fail closed: a decision we cannot make is a failing check that
+		// says why.
+		log.Error("gate evaluation failed; failing the check", "err", err)
 		ev = &policy.Evaluation{Decision: policy.Decision{
 			Conclusion: "failure",
-			LoadErrors: []policy.LoadError{{File: "(agentgate)", Message: "could not evaluate: " + err.Error()}},
+			LoadErrors: []policy.LoadError{{Message: "could not evaluate this pull request: " + err.Error()}},
 		}, Config: policy.DefaultConfig()}
+		ev.Config.CheckName = run.Name
 	}
-	if err := g.timeoutPending(ctx, ev, t.Owner+"/"+t.Repo, checkSHA, started); err != nil {
+	if err := g.timeoutPending(ctx, ev, full, checkSHA, started); err != nil {
 		return err
 	}
-
-	full := t.Owner + "/" + t.Repo
-	details := g.links.URL(full, checkSHA)
 	g.rememberCheckName(full, ev.Config.CheckName)
-	// One check run per evaluation: continue our pending run on this head
-	// (waiting for test evidence), otherwise start a new one.
-	run, err := checks.FindRun(ctx, client, t.Owner, t.Repo, checkSHA, ev.Config.CheckName, g.clients.AppID())
-	if err != nil && !errors.Is(err, checks.ErrNoRun) {
-		return err
-	}
-	if run == nil || run.Status == "completed" {
-		started, err := g.reporter.Start(ctx, client, t.Owner, t.Repo, checkSHA, ev.Config.CheckName, details, t.Key())
-		if err != nil {
+	if ev.Config.CheckName != run.Name {
+		// The repository names its check differently from what we guessed:
+		// the provisional run gets the same verdict, and the named run too.
+		if err := g.reporter.Complete(ctx, client, t.Owner, t.Repo, *run, ev.Decision,
+			checks.Render(ev.Decision, checks.RenderOptions{DetailsURL: details})); err != nil {
 			return err
 		}
-		run = &started
+		if run, err = g.openRun(ctx, client, t, checkSHA, ev.Config.CheckName, details); err != nil {
+			return err
+		}
 	}
 	out := checks.Render(ev.Decision, checks.RenderOptions{DetailsURL: details})
 	if err := g.reporter.Complete(ctx, client, t.Owner, t.Repo, *run, ev.Decision, out); err != nil {
@@ -223,6 +244,23 @@ func (g *Gate) Run(ctx context.Context, payload json.RawMessage) error {
 	g.metrics.GateSeconds.Observe(g.now().Sub(started).Seconds())
 	log.Info("gate evaluated", "conclusion", conclusion, "api_requests", src.Requests(), "check_run", run.ID)
 	return nil
+}
+
+// openRun returns our in-progress run called name on the head (one waiting
+// for test evidence), or starts one.
+func (g *Gate) openRun(ctx context.Context, client *github.Client, t GateTarget, sha, name, details string) (*checks.CheckRun, error) {
+	run, err := checks.FindRun(ctx, client, t.Owner, t.Repo, sha, name, g.clients.AppID())
+	if err != nil && !errors.Is(err, checks.ErrNoRun) {
+		return nil, err
+	}
+	if run != nil && run.Status != "completed" {
+		return run, nil
+	}
+	started, err := g.reporter.Start(ctx, client, t.Owner, t.Repo, sha, name, details, t.Key())
+	if err != nil {
+		return nil, err
+	}
+	return &started, nil
 }
 
 // timeoutPending fails policies still waiting on required checks once the

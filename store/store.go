@@ -201,3 +201,25 @@ func fromMillis(ms int64) time.Time {
 	}
 	return time.UnixMilli(ms).UTC()
 }
+
+// Lock serialises work on key across replicas until unlock is called:
+// a PostgreSQL session advisory lock on a dedicated connection. SQLite is
+// one process's file, so callers' in-process locking suffices and Lock
+// only returns.
+func (s *Store) Lock(ctx context.Context, key string) (unlock func(), err error) {
+	if s.pool == nil {
+		return func() {}, nil
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", key, err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(hashtextextended($1, 0))", key); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("lock %s: %w", key, err)
+	}
+	return func() {
+		_, _ = conn.Exec(context.Background(), "SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+		conn.Release()
+	}, nil
+}

@@ -684,3 +684,40 @@ func migrationFiles(t *testing.T) []string {
 	}
 	return names
 }
+
+// TestLockSerialisesAcrossReplicas: two stores on one PostgreSQL database
+// (two replicas) cannot hold the same key at once; other keys are free.
+func TestLockSerialisesAcrossReplicas(t *testing.T) {
+	dsn := storetest.DSN(t, store.Postgres)
+	ctx := context.Background()
+	a, err := store.Open(ctx, "postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := store.Open(ctx, "postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	unlock, err := a.Lock(ctx, "o/r#1@abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := b.Lock(ctx, "o/r#2@def")
+	if err != nil {
+		t.Fatalf("a different key must not wait: %v", err)
+	}
+	other()
+	waitCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := b.Lock(waitCtx, "o/r#1@abc"); err == nil {
+		t.Fatal("second replica took a held lock")
+	}
+	unlock()
+	got, err := b.Lock(ctx, "o/r#1@abc")
+	if err != nil {
+		t.Fatalf("lock after release: %v", err)
+	}
+	got()
+}

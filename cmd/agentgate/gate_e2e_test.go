@@ -24,7 +24,7 @@ type gateWorld struct {
 	nextSHA int
 }
 
-func newGateWorld(t *testing.T, baseFiles map[string]string) *gateWorld {
+func newGateWorld(t *testing.T, baseFiles map[string]string, envOverrides ...map[string]string) *gateWorld {
 	t.Helper()
 	fake := githubtest.New(t)
 	fake.AddInstallation(githubtest.Installation{ID: 1, Account: "octo-org", Repos: []githubtest.Repo{
@@ -39,6 +39,11 @@ func newGateWorld(t *testing.T, baseFiles map[string]string) *gateWorld {
 	fake.SetBranch(gateRepo, "main", w.baseSHA)
 	env := appEnv(t, fake, t.TempDir(), "")
 	env["AGENTGATE_PUBLIC_URL"] = "http://agentgate.example"
+	for _, o := range envOverrides {
+		for k, v := range o {
+			env[k] = v
+		}
+	}
 	w.p = start(t, env)
 	fake.SetWebhookURL(w.p.url + "/api/github/hook")
 	return w
@@ -318,5 +323,26 @@ func TestGateWaitsForTestEvidence(t *testing.T) {
 	}
 	if status, _ := w.p.get("/gate/" + gateRepo + "/" + head + "?sig=forged"); status != http.StatusForbidden {
 		t.Errorf("details page with a forged signature: %d, want 403", status)
+	}
+}
+
+// TestGateFailsClosedWhenItCannotEvaluate: when GitHub keeps failing the
+// config read, the check is in progress while retries run (never the old
+// verdict), then fails with the reason; it never goes missing.
+func TestGateFailsClosedWhenItCannotEvaluate(t *testing.T) {
+	w := newGateWorld(t, map[string]string{".github/agentgate.yml": gateConfig},
+		map[string]string{"AGENTGATE_QUEUE_MAX_ATTEMPTS": "3"})
+	w.fake.AddFault(githubtest.Fault{Path: "/repos/octo-org/hello-world/contents/*", Kind: githubtest.FaultServerError, Status: 502})
+	head := w.open(500, "Copilot", agentBody, files(1, "src", 1), nil)
+	waitFor(t, 30*time.Second, "an in-progress run during retries", func() bool {
+		runs := w.ourRuns(head)
+		return len(runs) == 1 && runs[0].Status == "in_progress"
+	})
+	run := w.completed(head)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary, "could not evaluate") {
+		t.Fatalf("after retries: %q\n%s", run.Conclusion, run.Output.Summary)
+	}
+	if n := len(w.ourRuns(head)); n != 1 {
+		t.Errorf("%d check runs, want the one that was in progress", n)
 	}
 }

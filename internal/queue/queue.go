@@ -383,12 +383,25 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[TaskArgs]) error {
 	}
 	started := w.now()
 	w.metrics.JobWaitSeconds.WithLabelValues(job.Kind).Observe(started.Sub(job.ScheduledAt).Seconds())
-	outcome, err := "completed", runTask(webhook.WithLogger(ctx, log), t, job.Args.Payload)
+	ctx = context.WithValue(webhook.WithLogger(ctx, log), attemptKey{}, attempt{job.Attempt, job.MaxAttempts})
+	outcome, err := "completed", runTask(ctx, t, job.Args.Payload)
 	if err != nil {
 		outcome, err = judgeFailure(w.metrics, log, job.Kind, job.Args.Name, job.Attempt, job.MaxAttempts, w.now(), err)
 	}
 	w.metrics.JobRunSeconds.WithLabelValues(job.Kind, job.Args.Name, outcome).Observe(w.now().Sub(started).Seconds())
 	return err
+}
+
+type attemptKey struct{}
+
+type attempt struct{ n, max int }
+
+// FinalAttempt reports whether the running task will not be retried if it
+// fails now, so it can leave a visible verdict (fail closed) instead of
+// dying silently in the dead-letter state.
+func FinalAttempt(ctx context.Context) bool {
+	a, ok := ctx.Value(attemptKey{}).(attempt)
+	return ok && a.n >= a.max
 }
 
 // runTask runs t, turning a panic into an error like handle does.
