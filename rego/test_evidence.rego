@@ -41,12 +41,17 @@ passed := {c.name | some c in input.checks; succeeded(c)}
 # Check names with a run that has not completed yet.
 running := {c.name | some c in input.checks; c.status != "completed"}
 
+# Check names with a completed run that did not succeed. Every run of a
+# required name must pass: a second run (or a commit status) of the same
+# name that succeeds must not outvote one that failed.
+failed := {c.name | some c in input.checks; c.status == "completed"; not succeeded(c)}
+
 reported := {c.name | some c in input.checks}
 
 pending contains sprintf("waiting for required check %q", [name]) if {
 	applies
 	some name in input.config.test_evidence.required_checks
-	not passed[name]
+	not failed[name]
 	running[name]
 }
 
@@ -59,10 +64,11 @@ pending contains sprintf("required check %q has not reported on the head commit 
 violations contains {"message": sprintf("required check %q concluded %q, not success", [c.name, c.conclusion])} if {
 	applies
 	some name in input.config.test_evidence.required_checks
-	not passed[name]
-	not running[name]
+	failed[name]
 	some c in input.checks
 	c.name == name
+	c.status == "completed"
+	not succeeded(c)
 }
 
 code_files contains f.path if {

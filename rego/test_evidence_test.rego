@@ -34,15 +34,18 @@ test_failed_check_fails if {
 	count(test_evidence.pending) == 0 with input as inp
 }
 
-test_rerun_in_progress_after_failure_is_pending if {
+# The view lists the latest run per check, so a re-run replaces its failed
+# run. Two runs of one name are two sources (another workflow, a commit
+# status anyone with write access can post): a failure of either fails.
+test_failure_of_one_source_fails_while_another_runs if {
 	inp := json.remove(with_checks([check("test", "completed", "failure"), check("test", "queued", "")]), ["task"])
-	count(test_evidence.violations) == 0 with input as inp
-	test_evidence.pending == {"waiting for required check \"test\""} with input as inp
+	test_evidence.violations == {{"message": "required check \"test\" concluded \"failure\", not success"}} with input as inp
+	count(test_evidence.pending) == 0 with input as inp
 }
 
-test_any_successful_run_counts if {
+test_success_does_not_outvote_a_failure if {
 	inp := with_checks([check("test", "completed", "failure"), check("test", "completed", "success")])
-	count(test_evidence.violations) == 0 with input as inp
+	count(test_evidence.violations) == 1 with input as inp
 }
 
 test_neutral_is_not_success if {
@@ -147,4 +150,11 @@ test_derived_counts_are_read_not_recomputed if {
 		{"test_evidence": {"code_files": 3, "test_files": 0}},
 	)
 	test_evidence.violations == {{"message": "3 code files changed without any test change (test files match \"**/*_test.go\")"}} with input as inp
+}
+
+# While any run of a required name is still running, the policy waits.
+test_passed_and_running_waits if {
+	inp := with_checks([check("test", "completed", "success"), check("test", "in_progress", "")])
+	count(test_evidence.violations) == 0 with input as inp
+	count(test_evidence.pending) == 1 with input as inp
 }
