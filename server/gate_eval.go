@@ -33,6 +33,7 @@ type Gate struct {
 	links    DetailsLinks
 	metrics  *metrics.Metrics
 	now      func() time.Time
+	tasks    taskEnqueuer // set once the queue exists
 
 	mu         sync.Mutex
 	appLogin   string                   // agentgate's bot login, from GET /app once
@@ -238,12 +239,29 @@ func (g *Gate) Run(ctx context.Context, payload json.RawMessage) error {
 	conclusion := ev.Decision.Conclusion
 	if conclusion == "" {
 		conclusion = "in_progress"
+		// Waiting on test evidence: look again even if no event comes, so
+		// the test-evidence timeout fires for checks that never report.
+		if err := g.recheckPending(ctx, t, ev.Config.TestEvidence.Timeout.Duration); err != nil {
+			return err
+		}
 	}
 	g.metrics.GateEvaluations.WithLabelValues(conclusion).Inc()
 	g.metrics.GateAPIRequests.Observe(float64(src.Requests()))
 	g.metrics.GateSeconds.Observe(g.now().Sub(started).Seconds())
 	log.Info("gate evaluated", "conclusion", conclusion, "api_requests", src.Requests(), "check_run", run.ID)
 	return nil
+}
+
+// recheckPending schedules another evaluation of a pending head within a
+// quarter of the test-evidence timeout; each pending evaluation schedules
+// the next, so the timeout is enforced at most a quarter late.
+func (g *Gate) recheckPending(ctx context.Context, t GateTarget, timeout time.Duration) error {
+	if timeout <= 0 || g.tasks == nil {
+		return nil
+	}
+	t.Trigger = "pending-recheck"
+	_, err := g.tasks.EnqueueDebounced(ctx, GateTask, t.Key()+"#recheck", t, max(timeout/4, time.Second))
+	return err
 }
 
 // openRun returns our in-progress run called name on the head (one waiting

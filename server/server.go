@@ -194,7 +194,7 @@ func New(cfg *config.Config, st *store.Store, version Version, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	trigger.tasks, missing.tasks = q, q
+	trigger.tasks, missing.tasks, gate.tasks = q, q, q
 	return &App{
 		cfg: cfg, store: st, queue: q, router: router, metrics: m, log: log, version: version,
 		links: links,

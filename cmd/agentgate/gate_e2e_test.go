@@ -346,3 +346,17 @@ func TestGateFailsClosedWhenItCannotEvaluate(t *testing.T) {
 		t.Errorf("%d check runs, want the one that was in progress", n)
 	}
 }
+
+// TestGateTestEvidenceTimesOut: a required check that never reports fails
+// the gate after test_evidence.timeout, with no further event needed.
+func TestGateTestEvidenceTimesOut(t *testing.T) {
+	w := newGateWorld(t, map[string]string{".github/agentgate.yml": "test_evidence:\n  required_checks: [test]\n  timeout: 3s\n"})
+	head := w.sha()
+	w.nextSHA--
+	w.fake.AddCheckRun(gateRepo, githubtest.CheckRun{Name: "test", HeadSHA: head, Status: "in_progress"})
+	head = w.open(600, "Copilot", agentBody, files(1, "src", 1), nil)
+	run := w.completed(head)
+	if run.Conclusion != "failure" || !strings.Contains(run.Output.Summary+run.Output.Text, "did not finish within 3s") {
+		t.Fatalf("after the timeout: %q\n%s", run.Conclusion, run.Output.Summary)
+	}
+}
