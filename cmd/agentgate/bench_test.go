@@ -6,10 +6,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -68,7 +66,7 @@ func benchBinaryIntake(b *testing.B, d store.Dialect) {
 		dbURL = storetest.DSN(b, d)
 		driver, dsn = "postgres", dbURL
 	}
-	p := startBench(b, benchEnv(b, fake, dataDir, dbURL))
+	p := start(b, benchEnv(b, fake, dataDir, dbURL))
 	st, err := store.Open(context.Background(), driver, dsn)
 	if err != nil {
 		b.Fatal(err)
@@ -186,69 +184,18 @@ func benchBinaryIntake(b *testing.B, d store.Dialect) {
 // info, and no reconciler, so only webhook jobs run.
 func benchEnv(tb testing.TB, fake *githubtest.Server, dataDir, databaseURL string) map[string]string {
 	tb.Helper()
-	keyFile := filepath.Join(tb.TempDir(), "app.pem")
-	if err := os.WriteFile(keyFile, fake.AppPrivateKeyPEM(), 0o600); err != nil {
-		tb.Fatal(err)
+	env := appEnv(tb, fake, dataDir, databaseURL)
+	for k := range env {
+		if strings.HasPrefix(k, "AGENTGATE_QUEUE_") {
+			delete(env, k)
+		}
 	}
-	env := map[string]string{
-		"AGENTGATE_DATA_DIR":                dataDir,
-		"AGENTGATE_GITHUB_APP_ID":           fmt.Sprint(fake.AppID()),
-		"AGENTGATE_GITHUB_PRIVATE_KEY_FILE": keyFile,
-		"AGENTGATE_WEBHOOK_SECRET":          fake.WebhookSecret(),
-		"AGENTGATE_GITHUB_API_URL":          fake.URL(),
-		"AGENTGATE_RECONCILE_INTERVAL":      "0s",
-		"AGENTGATE_LOG_LEVEL":               "info",
-	}
-	if databaseURL != "" {
-		env["AGENTGATE_DATABASE_URL"] = databaseURL
-	}
-	// BENCH_QUEUE_WORKERS overrides queue.workers (default 10) for one run.
+	env["AGENTGATE_LOG_LEVEL"] = "info"
+	// BENCH_QUEUE_WORKERS overrides queue.workers for one run.
 	if w := os.Getenv("BENCH_QUEUE_WORKERS"); w != "" {
 		env["AGENTGATE_QUEUE_WORKERS"] = w
 	}
 	return env
-}
-
-// startBench is the harness's start for a benchmark (start takes *testing.T).
-// The returned process has no t: use stop, not get or metric.
-func startBench(tb testing.TB, env map[string]string) *process {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	p := &process{url: "http://" + addr, logs: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(binary, "serve")
-	p.cmd.Env = append(minimalEnv(), "AGENTGATE_ADDR="+addr)
-	for k, v := range env {
-		p.cmd.Env = append(p.cmd.Env, k+"="+v)
-	}
-	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
-	if err := p.cmd.Start(); err != nil {
-		tb.Fatalf("start agentgate: %v", err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	tb.Cleanup(p.stop)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-p.done:
-			tb.Fatalf("agentgate exited early:\n%s", p.logs.String())
-		default:
-		}
-		if resp, err := http.Get(p.url + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("agentgate not ready at %s after 30s:\n%s", p.url, tail(p.logs.String(), 30))
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
 }
 
 func benchPost(c *http.Client, url, event, delivery string, body []byte, signature string) (int, error) {

@@ -63,14 +63,14 @@ func (b *syncBuffer) String() string {
 
 // process is one running agentgate.
 type process struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	url  string
 	logs *syncBuffer
 	done chan struct{}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -82,7 +82,7 @@ func freeAddr(t *testing.T) string {
 
 // appEnv is the environment of an agentgate configured for the fake's app,
 // with queue timings shortened so tests finish quickly.
-func appEnv(t *testing.T, fake *githubtest.Server, dataDir, databaseURL string) map[string]string {
+func appEnv(t testing.TB, fake *githubtest.Server, dataDir, databaseURL string) map[string]string {
 	t.Helper()
 	keyFile := filepath.Join(t.TempDir(), "app.pem")
 	if err := os.WriteFile(keyFile, fake.AppPrivateKeyPEM(), 0o600); err != nil {
@@ -109,7 +109,7 @@ func appEnv(t *testing.T, fake *githubtest.Server, dataDir, databaseURL string) 
 }
 
 // start runs agentgate serve with env on a free port and waits for /readyz.
-func start(t *testing.T, env map[string]string) *process {
+func start(t testing.TB, env map[string]string) *process {
 	t.Helper()
 	addr := freeAddr(t)
 	p := &process{t: t, url: "http://" + addr, logs: &syncBuffer{}, done: make(chan struct{})}
@@ -205,7 +205,7 @@ func (p *process) metric(series string) float64 {
 	return 0
 }
 
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -226,7 +226,7 @@ func tail(s string, lines int) string {
 
 // openStore opens the store the process uses, beside it (SQLite in WAL mode
 // and PostgreSQL both allow that).
-func openStore(t *testing.T, driver, dsn string) *store.Store {
+func openStore(t testing.TB, driver, dsn string) *store.Store {
 	t.Helper()
 	st, err := store.Open(context.Background(), driver, dsn)
 	if err != nil {
