@@ -111,25 +111,37 @@ func (e *Evaluator) Evaluate(ctx context.Context, src Source, opts ...EvalOption
 	if in.Checks, err = src.Checks(ctx); err != nil {
 		return nil, err
 	}
-	normalise(&in)
-
-	d, derived, err := e.Engine.evaluate(ctx, &in, repoPolicies, true)
-	in.Derived = derived
+	d, err := e.Judge(ctx, &in, repoPolicies)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate %s#%d: %w", repo.FullName, pr.Number, err)
-	}
-	if truncated {
-		d.Policies = append([]PolicyResult{{
-			Name: completenessPolicy, Title: "Complete file list", Verdict: VerdictFail,
-			Summary: fmt.Sprintf("GitHub lists %d of %d changed files; agentgate does not judge what it cannot see", len(files), pr.ChangedFiles),
-			Violations: []Violation{{Policy: completenessPolicy,
-				Message: fmt.Sprintf("this pull request changes %d files; GitHub's API lists at most 3,000, so it fails closed: split it", pr.ChangedFiles)}},
-		}}, d.Policies...)
 	}
 	d.LoadErrors = append(loadErrors, d.LoadErrors...)
 	d.PolicyDigest = digest(d.PolicyDigest, cfgBytes)
 	d.Conclusion = Conclude(d.Policies, d.LoadErrors)
 	return &Evaluation{Input: in, Decision: d, Config: cfg.Config, APIRequests: src.Requests()}, nil
+}
+
+// Judge runs the policies over an input document that is already built:
+// the tail of Evaluate, and all `agentgate policy eval --input` needs to
+// replay a stored input. It fills absent lists, records the derived facts
+// in the input, and fails closed when the file listing was truncated.
+func (e *Evaluator) Judge(ctx context.Context, in *Input, repoPolicies map[string][]byte) (Decision, error) {
+	normalise(in)
+	d, derived, err := e.Engine.evaluate(ctx, in, repoPolicies, true)
+	in.Derived = derived
+	if err != nil {
+		return Decision{}, err
+	}
+	if in.Limits.FilesTruncated {
+		d.Policies = append([]PolicyResult{{
+			Name: completenessPolicy, Title: "Complete file list", Verdict: VerdictFail,
+			Summary: fmt.Sprintf("GitHub lists %d of %d changed files; agentgate does not judge what it cannot see", len(in.Files), in.PullRequest.ChangedFiles),
+			Violations: []Violation{{Policy: completenessPolicy,
+				Message: fmt.Sprintf("this pull request changes %d files; GitHub's API lists at most 3,000, so it fails closed: split it", in.PullRequest.ChangedFiles)}},
+		}}, d.Policies...)
+	}
+	d.Conclusion = Conclude(d.Policies, d.LoadErrors)
+	return d, nil
 }
 
 // EvalOption adjusts one evaluation.

@@ -332,64 +332,15 @@ func readInput(stdin io.Reader, file string) (policy.Input, error) {
 	return in, nil
 }
 
-// completenessPolicy mirrors policy.Evaluator's synthetic policy for a
-// listing GitHub truncated, so replaying a stored input gives the stored
-// decision.
-const completenessPolicy = "complete_listing"
-
-// evaluateInput judges an input document as Evaluator.Evaluate judges the
-// one it builds: the engine over the defaults and repoPolicies, failing
-// closed when the file listing was truncated. The policy digest covers the
-// policies only (the config's bytes are not in the input).
+// evaluateInput judges an input document through the same path as the
+// webhook (policy.Evaluator.Judge). The policy digest covers the policies
+// only (the config's bytes are not in the input).
 func evaluateInput(ctx context.Context, in *policy.Input, repoPolicies map[string][]byte) (policy.Decision, error) {
-	fillLists(in)
 	engine, err := policy.NewEngine(policy.WithCacheSize(1))
 	if err != nil {
 		return policy.Decision{}, err
 	}
-	d, err := engine.Evaluate(ctx, in, repoPolicies)
-	if err != nil {
-		return policy.Decision{}, err
-	}
-	if in.Limits.FilesTruncated {
-		d.Policies = append([]policy.PolicyResult{{
-			Name: completenessPolicy, Title: "Complete file list", Verdict: policy.VerdictFail,
-			Summary: fmt.Sprintf("GitHub lists %d of %d changed files; agentgate does not judge what it cannot see", len(in.Files), in.PullRequest.ChangedFiles),
-			Violations: []policy.Violation{{Policy: completenessPolicy,
-				Message: fmt.Sprintf("this pull request changes %d files; GitHub's API lists at most 3,000, so it fails closed: split it", in.PullRequest.ChangedFiles)}},
-		}}, d.Policies...)
-		d.Conclusion = policy.Conclude(d.Policies, d.LoadErrors)
-	}
-	return d, nil
-}
-
-// fillLists makes absent lists empty, as the evaluation path does, so a
-// hand-written input document does not hand policies nulls.
-func fillLists(in *policy.Input) {
-	if in.Files == nil {
-		in.Files = []policy.File{}
-	}
-	if in.Commits == nil {
-		in.Commits = []policy.Commit{}
-	}
-	if in.Checks == nil {
-		in.Checks = []policy.Check{}
-	}
-	if in.Reviews == nil {
-		in.Reviews = []policy.Review{}
-	}
-	if in.PullRequest.Labels == nil {
-		in.PullRequest.Labels = []string{}
-	}
-	if in.AgentReasons == nil {
-		in.AgentReasons = []string{}
-	}
-	if in.Provenance.Fields == nil {
-		in.Provenance.Fields = map[string]any{}
-	}
-	if in.Provenance.Errors == nil {
-		in.Provenance.Errors = []policy.ProvenanceError{}
-	}
+	return (&policy.Evaluator{Engine: engine}).Judge(ctx, in, repoPolicies)
 }
 
 // evaluateLive evaluates owner/repo#pr from GitHub through
