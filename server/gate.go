@@ -56,11 +56,6 @@ type taskEnqueuer interface {
 	EnqueueDebounced(ctx context.Context, name, key string, payload any, window time.Duration) (bool, error)
 }
 
-// shaPulls maps a commit to the open pull requests whose head it is.
-type shaPulls interface {
-	Installation(id int64) (*github.Client, error)
-}
-
 // GateTrigger turns webhook events into debounced evaluations. It decides
 // cheaply, from the payload, which pull request heads an event can change,
 // so a storm of events costs one evaluation per head, and an event that
@@ -68,7 +63,7 @@ type shaPulls interface {
 // nothing.
 type GateTrigger struct {
 	tasks   taskEnqueuer
-	clients shaPulls
+	clients installationClients
 	appID   int64
 	window  time.Duration
 }

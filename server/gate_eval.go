@@ -137,18 +137,20 @@ func (g *Gate) Run(ctx context.Context, payload json.RawMessage) error {
 		return err
 	}
 	defer unlockReplicas()
+	reconcileChecked := false // the head is known to have no run of ours
 	if t.Trigger == "reconcile" && t.MergeGroup == nil {
 		// The repair queued this because the head had no check run of ours;
 		// another evaluation (a webhook's, or the repair's own from an
 		// earlier reconcile) may have made one since.
-		run, err := checks.FindRun(ctx, client, t.Owner, t.Repo, t.HeadSHA, g.checkName(t.Owner+"/"+t.Repo), g.clients.AppID())
-		if err != nil && !errors.Is(err, checks.ErrNoRun) {
+		run, err := g.findRun(ctx, client, t, t.HeadSHA, g.checkName(t.Owner+"/"+t.Repo))
+		if err != nil {
 			return err
 		}
 		if run != nil {
 			log.Info("head has a check run of ours by now; skipping the repair's evaluation", "check_run", run.ID)
 			return nil
 		}
+		reconcileChecked = true
 	}
 	var viewOpts []pull.Option
 	var evalOpts []policy.EvalOption
@@ -181,7 +183,12 @@ func (g *Gate) Run(ctx context.Context, payload json.RawMessage) error {
 	// previous success on this head does not stand while the new facts
 	// (a dismissed review, a removed label) are judged, nor if the
 	// evaluation never finishes.
-	run, err := g.openRun(ctx, client, t, checkSHA, g.checkName(full), details)
+	var run *checks.CheckRun
+	if reconcileChecked {
+		run, err = g.startRun(ctx, client, t, checkSHA, g.checkName(full), details)
+	} else {
+		run, err = g.openRun(ctx, client, t, checkSHA, g.checkName(full), details)
+	}
 	if err != nil {
 		return err
 	}
@@ -267,13 +274,26 @@ func (g *Gate) recheckPending(ctx context.Context, t GateTarget, timeout time.Du
 // openRun returns our in-progress run called name on the head (one waiting
 // for test evidence), or starts one.
 func (g *Gate) openRun(ctx context.Context, client *github.Client, t GateTarget, sha, name, details string) (*checks.CheckRun, error) {
-	run, err := checks.FindRun(ctx, client, t.Owner, t.Repo, sha, name, g.clients.AppID())
-	if err != nil && !errors.Is(err, checks.ErrNoRun) {
+	run, err := g.findRun(ctx, client, t, sha, name)
+	if err != nil {
 		return nil, err
 	}
 	if run != nil && run.Status != "completed" {
 		return run, nil
 	}
+	return g.startRun(ctx, client, t, sha, name, details)
+}
+
+// findRun is our latest run called name on the head, or nil.
+func (g *Gate) findRun(ctx context.Context, client *github.Client, t GateTarget, sha, name string) (*checks.CheckRun, error) {
+	run, err := checks.FindRun(ctx, client, t.Owner, t.Repo, sha, name, g.clients.AppID())
+	if errors.Is(err, checks.ErrNoRun) {
+		return nil, nil
+	}
+	return run, err
+}
+
+func (g *Gate) startRun(ctx context.Context, client *github.Client, t GateTarget, sha, name, details string) (*checks.CheckRun, error) {
 	started, err := g.reporter.Start(ctx, client, t.Owner, t.Repo, sha, name, details, t.Key())
 	if err != nil {
 		return nil, err

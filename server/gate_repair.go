@@ -18,7 +18,7 @@ import (
 // the gate existed) gets an evaluation.
 type MissingCheckRuns struct {
 	store   *store.Store
-	clients shaPulls
+	clients installationClients
 	tasks   taskEnqueuer
 	appID   int64
 	// maxPerRun bounds the API requests one reconcile may spend per

@@ -11,7 +11,7 @@ import (
 	"github.com/agentgate/agentgate/store"
 )
 
-// installationClients is what the installation handler needs from ghapp.
+// installationClients is what handlers need from ghapp: a client per installation.
 type installationClients interface {
 	Installation(id int64) (*github.Client, error)
 }

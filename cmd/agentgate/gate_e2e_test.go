@@ -22,6 +22,7 @@ type gateWorld struct {
 	p       *process
 	baseSHA string
 	nextSHA int
+	dataDir string // agentgate's data dir: its SQLite store lives here
 }
 
 func newGateWorld(t *testing.T, baseFiles map[string]string, envOverrides ...map[string]string) *gateWorld {
@@ -30,14 +31,14 @@ func newGateWorld(t *testing.T, baseFiles map[string]string, envOverrides ...map
 	fake.AddInstallation(githubtest.Installation{ID: 1, Account: "octo-org", Repos: []githubtest.Repo{
 		{ID: 1296269, FullName: gateRepo, DefaultBranch: "main"},
 	}})
-	w := &gateWorld{t: t, fake: fake, baseSHA: strings.Repeat("b", 40), nextSHA: 1}
+	w := &gateWorld{t: t, fake: fake, baseSHA: strings.Repeat("b", 40), nextSHA: 1, dataDir: t.TempDir()}
 	files := map[string]string{"README.md": "hello\n"}
 	for k, v := range baseFiles {
 		files[k] = v
 	}
 	fake.SetFiles(gateRepo, w.baseSHA, files)
 	fake.SetBranch(gateRepo, "main", w.baseSHA)
-	env := appEnv(t, fake, t.TempDir(), "")
+	env := appEnv(t, fake, w.dataDir, "")
 	env["AGENTGATE_PUBLIC_URL"] = "http://agentgate.example"
 	for _, o := range envOverrides {
 		for k, v := range o {

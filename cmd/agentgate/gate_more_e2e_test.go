@@ -21,26 +21,8 @@ import (
 // writes (opened beside it), for tests that look at evaluations or the reconciler.
 func newGateWorldEnv(t *testing.T, baseFiles map[string]string, extra map[string]string) (*gateWorld, *store.Store) {
 	t.Helper()
-	fake := githubtest.New(t)
-	fake.AddInstallation(githubtest.Installation{ID: 1, Account: "octo-org", Repos: []githubtest.Repo{
-		{ID: 1296269, FullName: gateRepo, DefaultBranch: "main"},
-	}})
-	w := &gateWorld{t: t, fake: fake, baseSHA: strings.Repeat("b", 40), nextSHA: 1}
-	files := map[string]string{"README.md": "hello\n"}
-	for k, v := range baseFiles {
-		files[k] = v
-	}
-	fake.SetFiles(gateRepo, w.baseSHA, files)
-	fake.SetBranch(gateRepo, "main", w.baseSHA)
-	dataDir := t.TempDir()
-	env := appEnv(t, fake, dataDir, "")
-	env["AGENTGATE_PUBLIC_URL"] = "http://agentgate.example"
-	for k, v := range extra {
-		env[k] = v
-	}
-	w.p = start(t, env)
-	fake.SetWebhookURL(w.p.url + "/api/github/hook")
-	return w, openStore(t, "sqlite", filepath.Join(dataDir, "agentgate.db"))
+	w := newGateWorld(t, baseFiles, extra)
+	return w, openStore(t, "sqlite", filepath.Join(w.dataDir, "agentgate.db"))
 }
 
 // addPR adds an agent's pull request to the fake without telling agentgate (no webhook) and

@@ -90,20 +90,3 @@ func (r *Router) Handler(name string) (Handler, bool) {
 	h, ok := r.byName[name]
 	return h, ok
 }
-
-// Events lists every event type some handler subscribed to.
-func (r *Router) Events() []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, h := range r.order {
-		for _, s := range h.Subscriptions() {
-			ev, _, _ := strings.Cut(s, ".")
-			if !seen[ev] {
-				seen[ev] = true
-				out = append(out, ev)
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
-}
