@@ -24,6 +24,8 @@ type Config struct {
 	TestEvidence TestEvidenceConfig `json:"test_evidence" yaml:"test_evidence"`
 	Protected    ProtectedConfig    `json:"protected_paths" yaml:"protected_paths"`
 	PlanScope    PlanScopeConfig    `json:"plan_scope" yaml:"plan_scope"`
+	// Dispatch says how issues are handed to agents in this repository.
+	Dispatch DispatchConfig `json:"dispatch" yaml:"dispatch"`
 	// Policies turns individual policies off by name (size, provenance,
 	// test_evidence, protected_paths, plan_scope); all are on by default.
 	Disabled []string `json:"disabled_policies" yaml:"disabled_policies"`
@@ -80,6 +82,27 @@ type ApprovalRule struct {
 // PlanScopeConfig turns the plan-scope policy on or off.
 type PlanScopeConfig struct {
 	Enabled bool `json:"enabled" yaml:"enabled"`
+}
+
+// DispatchConfig is the repository's side of dispatch. Which agents exist
+// and the limits are the server's decision; a repository chooses among the
+// agents the server allows it.
+type DispatchConfig struct {
+	// Label on an issue hands it to an agent.
+	Label string `json:"label" yaml:"label"`
+	// QuickLabel hands an issue to an agent without plan approval.
+	QuickLabel string `json:"quick_label" yaml:"quick_label"`
+	// RequirePlanApproval makes every task wait for a person to approve its
+	// plan (except those labelled QuickLabel); false skips approval always.
+	RequirePlanApproval bool `json:"require_plan_approval" yaml:"require_plan_approval"`
+	// Agent names one of the server's agents; "" is the server's default.
+	Agent string `json:"agent" yaml:"agent"`
+	// AllowBots lists bot logins that may command the agent (with the
+	// repository permission check skipped: bots have none to ask about).
+	AllowBots []string `json:"allow_bots" yaml:"allow_bots"`
+	// ReviseOnChangesRequested starts a revision when a person with write
+	// access requests changes on the agent's pull request.
+	ReviseOnChangesRequested bool `json:"revise_on_changes_requested" yaml:"revise_on_changes_requested"`
 }
 
 // Duration is a time.Duration written as "30m" in YAML and JSON.

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -55,7 +56,13 @@ func DefaultConfig() Config {
 			RequireApproval:   []ApprovalRule{},
 		},
 		PlanScope: PlanScopeConfig{Enabled: true},
-		Disabled:  []string{},
+		Dispatch: DispatchConfig{
+			Label:               "agent",
+			QuickLabel:          "agent:quick",
+			RequirePlanApproval: true,
+			AllowBots:           []string{},
+		},
+		Disabled: []string{},
 	}
 }
 
@@ -147,6 +154,13 @@ func ParseConfig(path string, data []byte, base *Config) (cfg Config, err error)
 	return cfg, nil
 }
 
+var agentNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$`)
+
+// labelName reports whether GitHub would take s as a label name.
+func labelName(s string) bool {
+	return strings.TrimSpace(s) == s && s != "" && utf8.RuneCountInString(s) <= 50 && !strings.Contains(s, ",")
+}
+
 // clone copies c deeply, so decoding over it never touches the original.
 func (c Config) clone() Config {
 	out := c
@@ -162,6 +176,7 @@ func (c Config) clone() Config {
 		out.Protected.RequireApproval[i] = ApprovalRule{Paths: slices.Clone(r.Paths), Owners: slices.Clone(r.Owners)}
 	}
 	out.Disabled = slices.Clone(c.Disabled)
+	out.Dispatch.AllowBots = slices.Clone(c.Dispatch.AllowBots)
 	return out
 }
 
@@ -337,6 +352,11 @@ func (d *decoder) validate(c *Config) error {
 		d.globs("test_evidence.test_globs", c.TestEvidence.TestGlobs),
 		d.globs("test_evidence.code_globs", c.TestEvidence.CodeGlobs),
 		d.check(c.TestEvidence.Timeout.Duration > 0, "test_evidence.timeout", "must be positive"),
+		d.check(labelName(c.Dispatch.Label), "dispatch.label", "%q is not a usable label name (1 to 50 characters, no commas)", c.Dispatch.Label),
+		d.check(labelName(c.Dispatch.QuickLabel), "dispatch.quick_label", "%q is not a usable label name (1 to 50 characters, no commas)", c.Dispatch.QuickLabel),
+		d.check(!strings.EqualFold(c.Dispatch.Label, c.Dispatch.QuickLabel), "dispatch.quick_label", "must differ from dispatch.label"),
+		d.check(c.Dispatch.Agent == "" || agentNamePattern.MatchString(c.Dispatch.Agent), "dispatch.agent", "%q is not an agent name", c.Dispatch.Agent),
+		d.nonEmpty("dispatch.allow_bots", c.Dispatch.AllowBots),
 		d.globs("protected_paths.agents_may_not_touch", c.Protected.AgentsMayNotTouch),
 	}
 	for i, r := range c.Protected.RequireApproval {

@@ -76,7 +76,7 @@ func TestConfigErrors(t *testing.T) {
 		{"wrong type", "size:\n  max_lines: lots\n",
 			`.github/agentgate.yml:2: size.max_lines: cannot unmarshal !!str "lots" into int`},
 		{"unknown key", "check_name: gate\nchek_name: x\n",
-			".github/agentgate.yml:2: chek_name: unknown key (known here: check_name, agents, size, provenance, test_evidence, protected_paths, plan_scope, disabled_policies)"},
+			".github/agentgate.yml:2: chek_name: unknown key (known here: check_name, agents, size, provenance, test_evidence, protected_paths, plan_scope, dispatch, disabled_policies)"},
 		{"unknown nested key", "size:\n  max_line: 3\n",
 			".github/agentgate.yml:2: size.max_line: unknown key (known here: max_lines, max_files, exclude, applies_to)"},
 		{"duplicate key", "size:\n  max_lines: 3\n  max_lines: 4\n",

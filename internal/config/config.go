@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,7 @@ type Config struct {
 	Queue     Queue     `yaml:"queue"`
 	Reconcile Reconcile `yaml:"reconcile"`
 	Log       Log       `yaml:"log"`
+	Dispatch  Dispatch  `yaml:"dispatch"`
 
 	// ConfigFile and Environ are what Load read, so the server can load the
 	// same way again after first-run setup saved credentials.
@@ -99,6 +101,85 @@ type Reconcile struct {
 	Lookback time.Duration `yaml:"lookback"`
 }
 
+// Dispatch configures how agents run. Which agents exist, what they may
+// read from the server's environment, and the limits are the operator's
+// decision: a repository's .github/agentgate.yml may only choose among the
+// agents its repository is allowed.
+type Dispatch struct {
+	// Enabled turns dispatch on (labels and /agent commands start tasks).
+	Enabled bool `yaml:"enabled"`
+	// Runner is the default runner: "exec" (agents run on this server) or
+	// "actions" (a workflow in the repository runs the agent).
+	Runner string `yaml:"runner"`
+	// WorkDir holds the repository mirrors and one directory per run;
+	// empty means DataDir/work.
+	WorkDir string `yaml:"work_dir"`
+	// DefaultAgent names the agent a repository gets when its config names none.
+	DefaultAgent string `yaml:"default_agent"`
+	// Agents are the agent commands this server may run.
+	Agents []Agent `yaml:"agents"`
+	// Sandbox runs exec agents under bubblewrap.
+	Sandbox Sandbox `yaml:"sandbox"`
+	// Limits apply to every repository unless Repos overrides them.
+	Limits Limits `yaml:"limits"`
+	// Repos overrides agents and limits per repository ("owner/name").
+	Repos map[string]RepoDispatch `yaml:"repos"`
+	// Actions configures the actions runner.
+	Actions Actions `yaml:"actions"`
+	// Heartbeat is how often a running run reports it is alive; a run
+	// silent for three heartbeats is marked interrupted.
+	Heartbeat time.Duration `yaml:"heartbeat"`
+	// SweepInterval is how often the leader looks for interrupted runs and
+	// tasks stuck past their deadline.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
+}
+
+// Agent is one agent command the server may run.
+type Agent struct {
+	Name string `yaml:"name"`
+	// Adapter is claude-code, codex, aider or generic (see dispatch/agent).
+	Adapter string `yaml:"adapter"`
+	// Command is the program and its fixed arguments. For the generic
+	// adapter the arguments may use {prompt_file}, {task_dir},
+	// {output_dir}, {workdir} and {model}.
+	Command []string `yaml:"command"`
+	Model   string   `yaml:"model"`
+	// PassEnv names server environment variables the agent receives (its
+	// own API key, say). AGENTGATE_* and GitHub tokens are never passed.
+	PassEnv []string `yaml:"pass_env"`
+	// Network lets the agent reach the network under the sandbox (a hosted
+	// model needs it); the default is off.
+	Network bool `yaml:"network"`
+}
+
+// Sandbox configures bubblewrap for exec agents.
+type Sandbox struct {
+	// Bwrap is the path of bwrap; empty runs agents without a sandbox
+	// (still in a scrubbed environment and their own process group).
+	Bwrap string `yaml:"bwrap"`
+}
+
+// Limits bound what agents may use.
+type Limits struct {
+	ConcurrentRuns int           `yaml:"concurrent_runs"` // per repository
+	RunsPerTask    int           `yaml:"runs_per_task"`
+	WallTime       time.Duration `yaml:"wall_time"` // per run
+}
+
+// RepoDispatch overrides dispatch settings for one repository.
+type RepoDispatch struct {
+	// Agents lists the agents the repository may use (default: all).
+	Agents []string `yaml:"agents"`
+	Runner string   `yaml:"runner"`
+	Limits Limits   `yaml:"limits"` // zero fields keep the server's
+}
+
+// Actions configures the actions runner.
+type Actions struct {
+	// Workflow is the workflow file name in .github/workflows.
+	Workflow string `yaml:"workflow"`
+}
+
 // Log configures log/slog output.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -133,6 +214,13 @@ func Defaults() Config {
 		},
 		Reconcile: Reconcile{Interval: 5 * time.Minute, Lookback: 24 * time.Hour},
 		Log:       Log{Level: "info", Format: "json"},
+		Dispatch: Dispatch{
+			Runner:        "exec",
+			Limits:        Limits{ConcurrentRuns: 2, RunsPerTask: 10, WallTime: 30 * time.Minute},
+			Actions:       Actions{Workflow: "agentgate.yml"},
+			Heartbeat:     2 * time.Second,
+			SweepInterval: 10 * time.Second,
+		},
 	}
 }
 
@@ -291,6 +379,24 @@ func envVars() []envVar {
 		{"AGENTGATE_RECONCILE_LOOKBACK", "reconcile.lookback", dur(func(c *Config) *time.Duration { return &c.Reconcile.Lookback })},
 		{"AGENTGATE_LOG_LEVEL", "log.level", str(func(c *Config) *string { return &c.Log.Level })},
 		{"AGENTGATE_LOG_FORMAT", "log.format", str(func(c *Config) *string { return &c.Log.Format })},
+		{"AGENTGATE_DISPATCH_ENABLED", "dispatch.enabled", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			c.Dispatch.Enabled = b
+			return nil
+		}},
+		{"AGENTGATE_DISPATCH_RUNNER", "dispatch.runner", str(func(c *Config) *string { return &c.Dispatch.Runner })},
+		{"AGENTGATE_DISPATCH_WORK_DIR", "dispatch.work_dir", str(func(c *Config) *string { return &c.Dispatch.WorkDir })},
+		{"AGENTGATE_DISPATCH_DEFAULT_AGENT", "dispatch.default_agent", str(func(c *Config) *string { return &c.Dispatch.DefaultAgent })},
+		{"AGENTGATE_DISPATCH_SANDBOX_BWRAP", "dispatch.sandbox.bwrap", str(func(c *Config) *string { return &c.Dispatch.Sandbox.Bwrap })},
+		{"AGENTGATE_DISPATCH_CONCURRENT_RUNS", "dispatch.limits.concurrent_runs", integer(func(c *Config) *int { return &c.Dispatch.Limits.ConcurrentRuns })},
+		{"AGENTGATE_DISPATCH_RUNS_PER_TASK", "dispatch.limits.runs_per_task", integer(func(c *Config) *int { return &c.Dispatch.Limits.RunsPerTask })},
+		{"AGENTGATE_DISPATCH_WALL_TIME", "dispatch.limits.wall_time", dur(func(c *Config) *time.Duration { return &c.Dispatch.Limits.WallTime })},
+		{"AGENTGATE_DISPATCH_HEARTBEAT", "dispatch.heartbeat", dur(func(c *Config) *time.Duration { return &c.Dispatch.Heartbeat })},
+		{"AGENTGATE_DISPATCH_SWEEP_INTERVAL", "dispatch.sweep_interval", dur(func(c *Config) *time.Duration { return &c.Dispatch.SweepInterval })},
+		{"AGENTGATE_DISPATCH_ACTIONS_WORKFLOW", "dispatch.actions.workflow", str(func(c *Config) *string { return &c.Dispatch.Actions.Workflow })},
 	}
 }
 
@@ -415,6 +521,9 @@ func (c *Config) validate() error {
 	if c.Reconcile.Interval < 0 {
 		return c.fail("reconcile.interval", "must not be negative")
 	}
+	if err := c.validateDispatch(); err != nil {
+		return err
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -426,6 +535,180 @@ func (c *Config) validate() error {
 		return c.fail("log.format", "%q is not json or text", c.Log.Format)
 	}
 	return nil
+}
+
+func (c *Config) validateDispatch() error {
+	d := &c.Dispatch
+	runners := func(path, r string) error {
+		if r != "exec" && r != "actions" {
+			return c.fail(path, "%q is not a runner (exec or actions)", r)
+		}
+		return nil
+	}
+	if err := runners("dispatch.runner", d.Runner); err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	for i, a := range d.Agents {
+		path := fmt.Sprintf("dispatch.agents[%d]", i)
+		if !agentName.MatchString(a.Name) {
+			return c.fail(path+".name", "%q is not an agent name (letters, digits, - and _)", a.Name)
+		}
+		if names[a.Name] {
+			return c.fail(path+".name", "agent %q is defined twice", a.Name)
+		}
+		names[a.Name] = true
+		if len(a.Command) == 0 || a.Command[0] == "" {
+			return c.fail(path+".command", "agent %q has no command", a.Name)
+		}
+		for _, e := range a.PassEnv {
+			if reason := forbiddenPassEnv(e); reason != "" {
+				return c.fail(path+".pass_env", "%s: %s", e, reason)
+			}
+		}
+	}
+	if d.DefaultAgent != "" && !names[d.DefaultAgent] {
+		return c.fail("dispatch.default_agent", "%q is not one of dispatch.agents", d.DefaultAgent)
+	}
+	if d.Enabled && d.Runner == "exec" && len(d.Agents) == 0 {
+		return c.fail("dispatch.agents", "dispatch is enabled with the exec runner but no agent is configured")
+	}
+	check := func(path string, l Limits, base bool) error {
+		if (base && l.ConcurrentRuns < 1) || l.ConcurrentRuns < 0 {
+			return c.fail(path+".concurrent_runs", "must be at least 1, got %d", l.ConcurrentRuns)
+		}
+		if (base && l.RunsPerTask < 1) || l.RunsPerTask < 0 {
+			return c.fail(path+".runs_per_task", "must be at least 1, got %d", l.RunsPerTask)
+		}
+		if (base && l.WallTime <= 0) || l.WallTime < 0 {
+			return c.fail(path+".wall_time", "must be a positive duration, got %s", l.WallTime)
+		}
+		return nil
+	}
+	if err := check("dispatch.limits", d.Limits, true); err != nil {
+		return err
+	}
+	for repo, rd := range d.Repos {
+		path := "dispatch.repos." + repo
+		if owner, name, ok := strings.Cut(repo, "/"); !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+			return c.fail(path, "%q is not owner/name", repo)
+		}
+		for _, a := range rd.Agents {
+			if !names[a] {
+				return c.fail(path+".agents", "%q is not one of dispatch.agents", a)
+			}
+		}
+		if rd.Runner != "" {
+			if err := runners(path+".runner", rd.Runner); err != nil {
+				return err
+			}
+		}
+		if err := check(path+".limits", rd.Limits, false); err != nil {
+			return err
+		}
+	}
+	if d.Heartbeat <= 0 {
+		return c.fail("dispatch.heartbeat", "must be a positive duration, got %s", d.Heartbeat)
+	}
+	if d.SweepInterval <= 0 {
+		return c.fail("dispatch.sweep_interval", "must be a positive duration, got %s", d.SweepInterval)
+	}
+	return nil
+}
+
+var agentName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$`)
+
+// forbiddenPassEnv says why a variable may not be passed to agents, or "".
+func forbiddenPassEnv(name string) string {
+	upper := strings.ToUpper(name)
+	switch {
+	case strings.HasPrefix(upper, "AGENTGATE_"):
+		return "agentgate's own settings (its keys and secrets) never reach an agent"
+	case upper == "GITHUB_TOKEN" || upper == "GH_TOKEN" || strings.Contains(upper, "PRIVATE_KEY"):
+		return "an agent never holds a GitHub credential or private key"
+	}
+	return ""
+}
+
+// Dir is where dispatch keeps mirrors and run directories.
+func (d Dispatch) Dir(dataDir string) string {
+	if d.WorkDir != "" {
+		return d.WorkDir
+	}
+	return filepath.Join(dataDir, "work")
+}
+
+// RepoLimits are the limits for one repository.
+func (d Dispatch) RepoLimits(repo string) Limits {
+	l := d.Limits
+	if rd, ok := d.lookupRepo(repo); ok {
+		if rd.Limits.ConcurrentRuns > 0 {
+			l.ConcurrentRuns = rd.Limits.ConcurrentRuns
+		}
+		if rd.Limits.RunsPerTask > 0 {
+			l.RunsPerTask = rd.Limits.RunsPerTask
+		}
+		if rd.Limits.WallTime > 0 {
+			l.WallTime = rd.Limits.WallTime
+		}
+	}
+	return l
+}
+
+// RepoRunner is the runner for one repository.
+func (d Dispatch) RepoRunner(repo string) string {
+	if rd, ok := d.lookupRepo(repo); ok && rd.Runner != "" {
+		return rd.Runner
+	}
+	return d.Runner
+}
+
+// AgentFor picks the agent for a repository: the one its config asks for
+// (requested, "" for the default) if the repository may use it.
+func (d Dispatch) AgentFor(repo, requested string) (Agent, error) {
+	allowed := map[string]bool{}
+	if rd, ok := d.lookupRepo(repo); ok && len(rd.Agents) > 0 {
+		for _, a := range rd.Agents {
+			allowed[a] = true
+		}
+	} else {
+		for _, a := range d.Agents {
+			allowed[a.Name] = true
+		}
+	}
+	name := requested
+	if name == "" {
+		name = d.DefaultAgent
+		if rd, ok := d.lookupRepo(repo); ok && len(rd.Agents) > 0 && !allowed[name] {
+			name = rd.Agents[0]
+		}
+		if name == "" && len(d.Agents) > 0 {
+			name = d.Agents[0].Name
+		}
+	}
+	if !allowed[name] {
+		var names []string
+		for a := range allowed {
+			names = append(names, a)
+		}
+		sort.Strings(names)
+		return Agent{}, fmt.Errorf("agent %q is not allowed for %s by this server (allowed: %s)", name, repo, strings.Join(names, ", "))
+	}
+	for _, a := range d.Agents {
+		if a.Name == name {
+			return a, nil
+		}
+	}
+	return Agent{}, fmt.Errorf("agent %q is not configured on this server", name)
+}
+
+func (d Dispatch) lookupRepo(repo string) (RepoDispatch, bool) {
+	for k, v := range d.Repos {
+		if strings.EqualFold(k, repo) {
+			return v, true
+		}
+	}
+	return RepoDispatch{}, false
 }
 
 func (c *Config) keyPathOfPrivateKey() string {
