@@ -546,3 +546,11 @@ func scanRun(r row) (Run, error) {
 	run.CreatedAt, run.StartedAt, run.FinishedAt = fromMillis(created), fromMillis(started), fromMillis(finished)
 	return run, nil
 }
+
+// SetRunPrompt records the digest of what a run's agent was given.
+func (q Queries) SetRunPrompt(ctx context.Context, id, promptSHA256 string) error {
+	if _, err := q.q.exec(ctx, `UPDATE runs SET prompt_sha256 = ? WHERE id = ?`, promptSHA256, id); err != nil {
+		return fmt.Errorf("run %s prompt: %w", id, err)
+	}
+	return nil
+}

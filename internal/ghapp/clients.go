@@ -8,6 +8,7 @@
 package ghapp
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -148,4 +149,23 @@ func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	t.metrics.GitHubRequests.WithLabelValues(inst, EndpointClass(r.URL.Path), r.Method, status).Inc()
 	return resp, err
+}
+
+// RepoToken mints an installation token narrowed to one repository and to
+// perms (e.g. contents: write and pull_requests: write to push an agent's
+// change): the smallest credential that does the job, for git, which
+// cannot use the API client's token source.
+func (c *Clients) RepoToken(ctx context.Context, installationID, repositoryID int64, perms *github.InstallationPermissions) (token string, expires time.Time, err error) {
+	app, err := c.App()
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	tok, _, err := app.Apps.CreateInstallationToken(ctx, installationID, &github.InstallationTokenOptions{
+		RepositoryIDs: []int64{repositoryID},
+		Permissions:   perms,
+	})
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("mint a token for repository %d of installation %d: %w", repositoryID, installationID, err)
+	}
+	return tok.GetToken(), tok.GetExpiresAt().Time, nil
 }

@@ -54,7 +54,20 @@ type Options struct {
 type Task struct {
 	Name string
 	Run  func(ctx context.Context, payload json.RawMessage) error
+	// Timeout bounds one attempt; 0 means the queue's job timeout. A task
+	// that runs longer than the queue's rescue_after must guard itself
+	// against a second, rescued copy (dispatch claims its run by
+	// compare-and-set).
+	Timeout time.Duration
 }
+
+// Wait asks the queue to run the task again after d without counting an
+// attempt (e.g. while a concurrency limit is reached).
+func Wait(d time.Duration) error { return &waitError{d} }
+
+type waitError struct{ d time.Duration }
+
+func (e *waitError) Error() string { return fmt.Sprintf("waiting %s", e.d) }
 
 // TaskArgs is one queued task. Name and Key make it unique while it waits
 // or runs, which is how bursts are debounced.
@@ -245,6 +258,42 @@ func (q *Queue) EnqueueDebounced(ctx context.Context, name, key string, payload 
 	return collapsed, nil
 }
 
+// Enqueue queues task name once per key: a second call with the same name
+// and key while the first job exists (in any state River keeps) is a
+// duplicate and adds nothing. maxAttempts > 0 overrides the queue's.
+func (q *Queue) Enqueue(ctx context.Context, name, key string, payload any, maxAttempts int) (duplicate bool, err error) {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return false, fmt.Errorf("encode %s task payload: %w", name, err)
+	}
+	opts := &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	if maxAttempts > 0 {
+		opts.MaxAttempts = maxAttempts
+	}
+	duplicate, err = q.insert(ctx, TaskArgs{Name: name, Key: key, Payload: raw}, opts)
+	if err != nil {
+		return false, fmt.Errorf("enqueue %s task %s: %w", name, key, err)
+	}
+	return duplicate, nil
+}
+
+// EnqueueTx is Enqueue inside tx: the job exists exactly when the rows
+// written in tx do (a dispatch run and its job, say).
+func (q *Queue) EnqueueTx(ctx context.Context, tx *store.Tx, name, key string, payload any, maxAttempts int) error {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("encode %s task payload: %w", name, err)
+	}
+	opts := &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	if maxAttempts > 0 {
+		opts.MaxAttempts = maxAttempts
+	}
+	if err := q.insertTx(ctx, tx, []river.InsertManyParams{{Args: TaskArgs{Name: name, Key: key, Payload: raw}, InsertOpts: opts}}); err != nil {
+		return fmt.Errorf("enqueue %s task %s: %w", name, key, err)
+	}
+	return nil
+}
+
 // Backoff is exponential backoff with "equal jitter": attempt n waits
 // between d/2 and d, where d = Base·2^(n-1) capped at Max. Half the delay is
 // random so retries from a burst of failures spread out; half is fixed so a
@@ -385,11 +434,24 @@ func (w *taskWorker) Work(ctx context.Context, job *river.Job[TaskArgs]) error {
 	w.metrics.JobWaitSeconds.WithLabelValues(job.Kind).Observe(started.Sub(job.ScheduledAt).Seconds())
 	ctx = context.WithValue(webhook.WithLogger(ctx, log), attemptKey{}, attempt{job.Attempt, job.MaxAttempts})
 	outcome, err := "completed", runTask(ctx, t, job.Args.Payload)
+	var wait *waitError
+	if errors.As(err, &wait) {
+		w.metrics.JobRunSeconds.WithLabelValues(job.Kind, job.Args.Name, "snoozed").Observe(w.now().Sub(started).Seconds())
+		return river.JobSnooze(wait.d)
+	}
 	if err != nil {
 		outcome, err = judgeFailure(w.metrics, log, job.Kind, job.Args.Name, job.Attempt, job.MaxAttempts, w.now(), err)
 	}
 	w.metrics.JobRunSeconds.WithLabelValues(job.Kind, job.Args.Name, outcome).Observe(w.now().Sub(started).Seconds())
 	return err
+}
+
+// Timeout is the task's own timeout, if it has one (River asks per job).
+func (w *taskWorker) Timeout(job *river.Job[TaskArgs]) time.Duration {
+	if t, ok := w.tasks[job.Args.Name]; ok && t.Timeout > 0 {
+		return t.Timeout
+	}
+	return 0
 }
 
 type attemptKey struct{}
