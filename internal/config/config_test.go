@@ -293,6 +293,16 @@ func TestLoadErrors(t *testing.T) {
 		{"yaml key file not PEM", "github:\n  app_id: 5\n  webhook_secret: s\n  private_key_file: " + notPEM + "\n", nil,
 			[]string{"config.yaml:4: github.private_key_file", "PEM"}},
 		{"yaml syntax", "addr: [\n", nil, []string{"config.yaml"}},
+		{"dispatch enabled without agents", "dispatch:\n  enabled: true\n", nil, []string{"dispatch.agents", "no agent"}},
+		{"dispatch agent without command", "dispatch:\n  agents:\n    - name: a\n      adapter: generic\n", nil, []string{"dispatch.agents[0].command"}},
+		{"dispatch agent name twice", "dispatch:\n  agents:\n    - name: a\n      adapter: generic\n      command: [x]\n    - name: a\n      command: [y]\n", nil, []string{"dispatch.agents[1].name", "defined twice"}},
+		{"dispatch pass_env agentgate secret", "dispatch:\n  agents:\n    - name: a\n      adapter: generic\n      command: [x]\n      pass_env: [AGENTGATE_GITHUB_PRIVATE_KEY]\n", nil, []string{"pass_env", "never reach an agent"}},
+		{"dispatch pass_env github token", "dispatch:\n  agents:\n    - name: a\n      adapter: generic\n      command: [x]\n      pass_env: [GITHUB_TOKEN]\n", nil, []string{"pass_env", "GitHub credential"}},
+		{"dispatch default agent unknown", "dispatch:\n  agents:\n    - name: a\n      adapter: generic\n      command: [x]\n  default_agent: b\n", nil, []string{"dispatch.default_agent", `"b"`}},
+		{"dispatch runner unknown", "", []string{"AGENTGATE_DISPATCH_RUNNER=k8s"}, []string{"AGENTGATE_DISPATCH_RUNNER", "k8s"}},
+		{"dispatch repo agent unknown", "dispatch:\n  agents:\n    - name: a\n      adapter: generic\n      command: [x]\n  repos:\n    o/r:\n      agents: [zz]\n", nil, []string{"dispatch.repos.o/r.agents", "zz"}},
+		{"dispatch repo not owner/name", "dispatch:\n  agents:\n    - name: a\n      adapter: generic\n      command: [x]\n  repos:\n    justname: {}\n", nil, []string{"justname", "owner/name"}},
+		{"dispatch wall time zero", "", []string{"AGENTGATE_DISPATCH_WALL_TIME=0s"}, []string{"AGENTGATE_DISPATCH_WALL_TIME"}},
 		{"env value wrong, file fine", "addr: \":9000\"\n", []string{"AGENTGATE_ADDR=nonsense"}, []string{"AGENTGATE_ADDR"}},
 	}
 	for _, tc := range tests {
@@ -421,4 +431,46 @@ func TestSavedAppCredentials(t *testing.T) {
 			t.Errorf("Load error = %v, want one naming %s", err, config.AppPrivateKeyFile)
 		}
 	})
+}
+
+func TestDispatchAgentChoice(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "config.yaml", `dispatch:
+  default_agent: claude
+  agents:
+    - {name: claude, adapter: claude-code, command: [claude]}
+    - {name: codex, adapter: codex, command: [codex]}
+  limits: {concurrent_runs: 3, runs_per_task: 5, wall_time: 20m}
+  repos:
+    o/locked: {agents: [codex], runner: actions, limits: {wall_time: 5m}}
+`)
+	cfg, err := config.Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.Dispatch
+	tests := []struct {
+		repo, requested, want, wantErr string
+	}{
+		{"o/any", "", "claude", ""},
+		{"o/any", "codex", "codex", ""},
+		{"o/locked", "", "codex", ""}, // the default is not allowed there: the repo's first allowed agent
+		{"o/locked", "claude", "", "not allowed for o/locked"},
+		{"O/Locked", "claude", "", "not allowed"}, // repository names are case-insensitive
+		{"o/any", "gpt", "", "not allowed"},
+	}
+	for _, tc := range tests {
+		a, err := d.AgentFor(tc.repo, tc.requested)
+		switch {
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("AgentFor(%s, %q) error %v, want %q", tc.repo, tc.requested, err, tc.wantErr)
+		case tc.wantErr == "" && (err != nil || a.Name != tc.want):
+			t.Errorf("AgentFor(%s, %q) = %q, %v; want %q", tc.repo, tc.requested, a.Name, err, tc.want)
+		}
+	}
+	if l := d.RepoLimits("o/locked"); l.WallTime != 5*time.Minute || l.ConcurrentRuns != 3 || l.RunsPerTask != 5 {
+		t.Errorf("limits of o/locked = %+v", l)
+	}
+	if d.RepoRunner("o/locked") != "actions" || d.RepoRunner("o/any") != "exec" {
+		t.Errorf("runners %q %q", d.RepoRunner("o/locked"), d.RepoRunner("o/any"))
+	}
 }
