@@ -40,7 +40,7 @@ func newApp(cfg config, now time.Time) app {
 		description:  "agentgate under test",
 		externalURL:  "https://agentgate.example.com",
 		permissions: map[string]string{
-			"checks": "write", "contents": "write", "issues": "write",
+			"actions": "write", "checks": "write", "contents": "write", "issues": "write",
 			"metadata": "read", "pull_requests": "write", "statuses": "read", "members": "read",
 		},
 		events:        []string{"check_run", "check_suite", "issue_comment", "issues", "pull_request", "push"},

@@ -123,8 +123,8 @@ func (s *Server) decodeCheckRun(w http.ResponseWriter, c *call) (*checkRunReques
 	return &req, true
 }
 
-// knownSHA says whether the repository has the commit (content, a pull request's head, base
-// or commits, or statuses).
+// knownSHA says whether the repository has the commit (content, a branch, a pull request's
+// head, base or commits, statuses, or its git repository).
 func (d *repoData) knownSHA(sha string) bool {
 	if d.commits[sha] != nil || d.statuses[sha] != nil {
 		return true
@@ -138,6 +138,15 @@ func (d *repoData) knownSHA(sha string) bool {
 				return true
 			}
 		}
+	}
+	for _, branchSHA := range d.branches {
+		if branchSHA == sha {
+			return true
+		}
+	}
+	if d.git != nil && len(sha) == 40 {
+		full, ok := d.git.resolve(sha)
+		return ok && full == sha
 	}
 	return false
 }

@@ -23,6 +23,17 @@
 //   - The app manifest flow works end to end: [Server.WebURL] serves GitHub's
 //     "POST /settings/apps/new" form, redirects with a code, and
 //     POST /app-manifests/{code}/conversions returns the fake's app credentials.
+//   - A repository can have a real git repository ([Server.InitGitRepo]), served over smart
+//     HTTP at [Server.GitURL] by git http-backend with GitHub's rules for installation tokens
+//     (user x-access-token; 401, 404 for a repository the token cannot see, 403 without
+//     contents:read to fetch or contents:write to push, and no workflow file changes without
+//     workflows:write). Pushes are recorded with the token's permissions and repositories
+//     ([Server.Pushes]); branches, pull requests (head, files, commits) and contents follow
+//     git. Pull requests the app opens get their commits and files from git.
+//   - Issues, comments (the app's as "<slug>[bot]"), reactions, labels, review comments,
+//     users and workflow dispatches work as the app's dispatch needs them, with GitHub's
+//     permission checks and errors. The fake sends no webhooks of its own: a test sends
+//     those it wants ([Payload] has templates for the events agentgate handles).
 //
 // What the package must not do: it is test-only and must never be imported by non-test code
 // of the agentgate binary; it holds no global mutable state except the parsed, read-only

@@ -36,6 +36,25 @@ var operationsRouter = sync.OnceValues(func() (routers.Router, error) {
 	return r, nil
 })
 
+// descriptionGaps rewrite request bodies that GitHub accepts, and documents in prose, but
+// that the description's schema does not allow, into the form the schema allows, before
+// validation. Keep this list short: each entry is a place where the fake is more lenient
+// than the description, justified only by GitHub's documented behaviour.
+var descriptionGaps = map[string]func(body []byte) []byte{
+	// "You can also pass an array of labels directly" (go-github's AddLabelsToIssue does).
+	"POST /repos/{owner}/{repo}/issues/{issue_number}/labels": wrapArray("labels"),
+}
+
+// wrapArray turns a JSON array body into {"key": array}.
+func wrapArray(key string) func([]byte) []byte {
+	return func(body []byte) []byte {
+		if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 && trimmed[0] == '[' {
+			return []byte(`{"` + key + `":` + string(trimmed) + `}`)
+		}
+		return body
+	}
+}
+
 // validateRequest checks parameters and body; on failure it answers 422 like GitHub.
 func (s *Server) validateRequest(w http.ResponseWriter, r *http.Request, c *call) bool {
 	r2 := r.Clone(r.Context())
@@ -44,6 +63,9 @@ func (s *Server) validateRequest(w http.ResponseWriter, r *http.Request, c *call
 		// GitHub treats a JSON null body as no body; ghinstallation and go-github send
 		// one for an optional body they have no value for.
 		body = nil
+	}
+	if fix := descriptionGaps[c.req.Operation]; fix != nil {
+		body = fix(body)
 	}
 	r2.Body = io.NopCloser(bytes.NewReader(body))
 	r2.ContentLength = int64(len(body))
@@ -147,22 +169,31 @@ func describe(err error) string {
 	return strings.Join(parts, "; ")
 }
 
-// findRoute matches the request to an operation. GET .../contents/{path}'s path parameter
-// is x-multi-segment (it may hold slashes: "docs/a/b.md"), which gorillamux's one-segment
-// variables do not match, so such a path is matched with a one-segment stand-in and the
-// parameter is put back.
+// multiSegment are the path parameters that the description marks x-multi-segment (they may
+// hold slashes: GET .../contents/docs/a/b.md, DELETE .../git/refs/heads/agent/x), after
+// /repos/{owner}/{repo}.
+var multiSegment = map[string]string{"/contents/": "path", "/git/refs/": "ref"}
+
+// findRoute matches the request to an operation. gorillamux's variables match one segment,
+// so a multi-segment parameter is matched with a one-segment stand-in and put back.
 func (s *Server) findRoute(r *http.Request) (*routers.Route, map[string]string, error) {
-	parts := strings.SplitN(r.URL.Path, "/", 6) // "", "repos", owner, repo, "contents", path
-	if len(parts) == 6 && parts[1] == "repos" && parts[4] == "contents" && strings.Contains(parts[5], "/") {
-		r2 := r.Clone(r.Context())
-		r2.URL.Path = strings.Join(parts[:5], "/") + "/_"
-		r2.URL.RawPath = ""
-		route, params, err := s.router.FindRoute(r2)
-		if err != nil {
-			return nil, nil, err
+	parts := strings.SplitN(r.URL.Path, "/", 5) // "", "repos", owner, repo, rest
+	if len(parts) == 5 && parts[1] == "repos" {
+		for prefix, param := range multiSegment {
+			value, ok := strings.CutPrefix("/"+parts[4], prefix)
+			if !ok || !strings.Contains(value, "/") {
+				continue
+			}
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = strings.Join(parts[:4], "/") + prefix + "_"
+			r2.URL.RawPath = ""
+			route, params, err := s.router.FindRoute(r2)
+			if err != nil {
+				return nil, nil, err
+			}
+			params[param] = value
+			return route, params, nil
 		}
-		params["path"] = parts[5]
-		return route, params, nil
 	}
 	return s.router.FindRoute(r)
 }

@@ -51,7 +51,7 @@ func TestOpenAPIValidation(t *testing.T) {
 	}{
 		{"valid token request", "POST", "/app/installations/1/access_tokens", `{"repository_ids":[1000]}`, 201, ""},
 		{"valid without body", "POST", "/app/installations/1/access_tokens", ``, 201, ""},
-		{"valid but not served yet", "GET", "/repos/octo-org/repo-000/issues/1", ``, 404, ""},
+		{"valid but not served yet", "GET", "/rate_limit", ``, 404, ""},
 		{"unknown path", "GET", "/app/nonsense", ``, 404, "no such operation"},
 		{"wrong method", "DELETE", "/app/hook/deliveries/1", ``, 404, "no such operation"},
 		{"body of the wrong type", "POST", "/app/installations/1/access_tokens", `{"repositories":"notalist"}`, 422, "repositories"},

@@ -62,14 +62,7 @@ func (s *Server) pullJSONLocked(inst *installation, repo Repo, pr *PullRequest, 
 	self := api + "/pulls/" + itoa(pr.Number)
 	id := derivedID(repo.FullName+"#"+itoa(pr.Number)) + 1_000_000_000
 	created, updated := ts(pr.created), ts(pr.updated)
-	labels := []any{}
-	for _, l := range pr.Labels {
-		lid := derivedID("label:" + l)
-		labels = append(labels, map[string]any{
-			"id": lid, "node_id": nodeID("Label", lid), "url": api + "/labels/" + l, "name": l,
-			"description": "", "color": "ededed", "default": false,
-		})
-	}
+	labels := s.labelsJSON(repo, pr.Labels)
 	owner := s.accountJSON(repo.owner(), derivedID(repo.owner()), ownerType(inst, repo))
 	side := func(ref PullRef) map[string]any {
 		return map[string]any{
@@ -118,8 +111,9 @@ func (s *Server) pullJSONLocked(inst *installation, repo Repo, pr *PullRequest, 
 	out["rebaseable"] = nil
 	out["mergeable_state"] = "unknown"
 	out["merged_by"] = nil
-	out["comments"] = 0
-	out["review_comments"] = 0
+	d := s.repoLocked(repo.FullName)
+	out["comments"] = len(d.issueComments(pr.Number))
+	out["review_comments"] = len(d.pullReviewComments(pr.Number))
 	out["maintainer_can_modify"] = false
 	out["commits"] = len(pr.Commits)
 	out["additions"] = additions
@@ -242,7 +236,10 @@ func (s *Server) listPullFiles(w http.ResponseWriter, r *http.Request, c *call) 
 		if status == "" {
 			status = "modified"
 		}
-		var sha any = gitBlobSHA(head + ":" + f.Filename)
+		var sha any = f.SHA
+		if f.SHA == "" {
+			sha = gitBlobSHA(head + ":" + f.Filename)
+		}
 		if status == "removed" {
 			sha = nil
 		}
@@ -286,11 +283,16 @@ func (s *Server) listPullCommits(w http.ResponseWriter, r *http.Request, c *call
 	writeJSON(w, http.StatusOK, paginate(w, r, items))
 }
 
-// commitJSON is a "commit" object.
+// commitJSON is a "commit" object; parent is the default parent, for commits without
+// Parents.
 func (s *Server) commitJSON(api, html string, d *repoData, cm Commit, parent string) map[string]any {
 	author := cm.Author
-	if author.Login == "" {
+	if author.Login == "" && cm.Name == "" {
 		author.Login = "octocat"
+	}
+	name := cm.Name
+	if name == "" {
+		name = author.Login
 	}
 	email := cm.Email
 	if email == "" {
@@ -300,27 +302,45 @@ func (s *Server) commitJSON(api, html string, d *repoData, cm Commit, parent str
 	if date.IsZero() {
 		date = s.now()
 	}
+	committer, committerName, committerEmail, committerDate := cm.Committer, cm.CommitterName, cm.CommitterEmail, cm.CommitterDate
+	if committerName == "" {
+		committer, committerName, committerEmail = author, name, email
+	}
+	if committerDate.IsZero() {
+		committerDate = date
+	}
 	tree := gitBlobSHA("tree:" + cm.SHA)
 	if cd := d.commits[cm.SHA]; cd != nil {
 		tree = cd.tree
 	}
-	person := map[string]any{"name": author.Login, "email": email, "date": ts(date)}
+	parentSHAs := cm.Parents
+	if parentSHAs == nil && parent != "" {
+		parentSHAs = []string{parent}
+	}
 	parents := []any{}
-	if parent != "" {
-		parents = append(parents, map[string]any{"sha": parent, "url": api + "/commits/" + parent, "html_url": html + "/commit/" + parent})
+	for _, p := range parentSHAs {
+		parents = append(parents, map[string]any{"sha": p, "url": api + "/commits/" + p, "html_url": html + "/commit/" + p})
+	}
+	account := func(a Account) any {
+		if a.Login == "" {
+			return nil
+		}
+		return s.userJSON(a)
 	}
 	return map[string]any{
 		"url": api + "/commits/" + cm.SHA, "sha": cm.SHA, "node_id": nodeID("Commit", derivedID(cm.SHA)),
 		"html_url": html + "/commit/" + cm.SHA, "comments_url": api + "/commits/" + cm.SHA + "/comments",
 		"commit": map[string]any{
-			"url": api + "/git/commits/" + cm.SHA, "author": person, "committer": person,
-			"message": cm.Message, "comment_count": 0,
+			"url":       api + "/git/commits/" + cm.SHA,
+			"author":    map[string]any{"name": name, "email": email, "date": ts(date)},
+			"committer": map[string]any{"name": committerName, "email": committerEmail, "date": ts(committerDate)},
+			"message":   cm.Message, "comment_count": 0,
 			"tree": map[string]any{"sha": tree, "url": api + "/git/trees/" + tree},
 			"verification": map[string]any{
 				"verified": false, "reason": "unsigned", "signature": nil, "payload": nil, "verified_at": nil,
 			},
 		},
-		"author": s.userJSON(author), "committer": s.userJSON(author), "parents": parents,
+		"author": account(author), "committer": account(committer), "parents": parents,
 	}
 }
 
@@ -384,17 +404,44 @@ func (s *Server) listCommitPulls(w http.ResponseWriter, r *http.Request, c *call
 }
 
 // GET /repos/{owner}/{repo}/contents/{path}?ref=: a file (base64, wrapped at 60 columns like
-// GitHub's) or a directory listing.
+// GitHub's) or a directory listing, from the content a test set (SetFiles) or else from the
+// repository's git repository.
 func (s *Server) getContents(w http.ResponseWriter, r *http.Request, c *call) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	repo, d, ok := s.repoAccessLocked(w, r, c, "contents", "read")
 	if !ok {
+		s.mu.Unlock()
 		return
 	}
 	ref := r.URL.Query().Get("ref")
 	sha, commit := d.resolve(ref, repo.DefaultBranch)
-	if commit == nil {
+	g := d.git
+	s.mu.Unlock()
+
+	var tree map[string]gitEntry
+	read := func(p string) (string, error) { return commit.files[p], nil }
+	switch {
+	case commit != nil:
+		tree = commit.entries(sha)
+	case g != nil:
+		rev := sha
+		if rev == "" {
+			rev = refOr(ref, repo.DefaultBranch)
+		}
+		if full, ok := g.resolve(rev); ok {
+			var err error
+			if tree, err = g.tree(full); err != nil {
+				writeError(w, http.StatusInternalServerError, err.Error())
+				return
+			}
+			sha = full
+			read = func(p string) (string, error) {
+				b, err := g.git("cat-file", "blob", tree[p].sha)
+				return string(b), err
+			}
+		}
+	}
+	if tree == nil {
 		if ref != "" && sha == "" {
 			writeError(w, http.StatusNotFound, "No commit found for the ref "+ref)
 			return
@@ -402,61 +449,71 @@ func (s *Server) getContents(w http.ResponseWriter, r *http.Request, c *call) {
 		writeError(w, http.StatusNotFound, "Not Found")
 		return
 	}
+
 	p := strings.Trim(r.PathValue("path"), "/")
 	api := s.srv.URL + "/repos/" + repo.FullName
 	html := s.WebURL() + repo.FullName
-	entry := func(p, typ, blob string, size int) map[string]any {
+	entryJSON := func(p string, e gitEntry) map[string]any {
+		typ := "file"
 		self := api + "/contents/" + p + "?ref=" + refOr(ref, sha)
-		gitURL := api + "/git/blobs/" + blob
+		gitURL := api + "/git/blobs/" + e.sha
 		htmlURL := html + "/blob/" + refOr(ref, sha) + "/" + p
 		var download any = s.srv.URL + "/raw/" + repo.FullName + "/" + sha + "/" + p
-		if typ == "dir" {
-			gitURL = api + "/git/trees/" + blob
+		if e.dir {
+			typ = "dir"
+			gitURL = api + "/git/trees/" + e.sha
 			htmlURL = html + "/tree/" + refOr(ref, sha) + "/" + p
 			download = nil
 		}
 		return map[string]any{
-			"type": typ, "size": size, "name": path.Base(p), "path": p, "sha": blob,
+			"type": typ, "size": e.size, "name": path.Base(p), "path": p, "sha": e.sha,
 			"url": self, "git_url": gitURL, "html_url": htmlURL, "download_url": download,
 			"_links": map[string]any{"self": self, "git": gitURL, "html": htmlURL},
 		}
 	}
-	if content, ok := commit.files[p]; ok {
-		out := entry(p, "file", gitBlobSHA(content), len(content))
+	if e, ok := tree[p]; ok && !e.dir {
+		content, err := read(p)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		out := entryJSON(p, e)
 		out["encoding"] = "base64"
 		out["content"] = wrap60(base64.StdEncoding.EncodeToString([]byte(content)))
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
-	prefix := p + "/"
-	seen := map[string]bool{}
-	var names []string
-	for f := range commit.files {
-		rest, ok := strings.CutPrefix(f, prefix)
-		if !ok {
-			continue
-		}
-		name, _, _ := strings.Cut(rest, "/")
-		if !seen[name] {
-			seen[name] = true
-			names = append(names, name)
+	var children []string
+	for f := range tree {
+		if dir := path.Dir(f); dir == p || (dir == "." && p == "") {
+			children = append(children, f)
 		}
 	}
-	if len(names) == 0 {
+	if len(children) == 0 {
 		writeError(w, http.StatusNotFound, "Not Found")
 		return
 	}
-	sort.Strings(names)
-	items := make([]any, 0, len(names))
-	for _, name := range names {
-		full := prefix + name
-		if content, ok := commit.files[full]; ok {
-			items = append(items, entry(full, "file", gitBlobSHA(content), len(content)))
-		} else {
-			items = append(items, entry(full, "dir", gitBlobSHA("tree:"+sha+":"+full), 0))
-		}
+	sort.Strings(children)
+	items := make([]any, 0, len(children))
+	for _, f := range children {
+		items = append(items, entryJSON(f, tree[f]))
 	}
 	writeJSON(w, http.StatusOK, items)
+}
+
+// entries lists a commit's files and the directories they are in, as git's tree would.
+func (cd *commitData) entries(sha string) map[string]gitEntry {
+	out := map[string]gitEntry{}
+	for f, content := range cd.files {
+		out[f] = gitEntry{sha: gitBlobSHA(content), size: len(content)}
+		for dir := path.Dir(f); dir != "." && dir != "/"; dir = path.Dir(dir) {
+			if _, ok := out[dir]; ok {
+				break
+			}
+			out[dir] = gitEntry{dir: true, sha: gitBlobSHA("tree:" + sha + ":" + dir)}
+		}
+	}
+	return out
 }
 
 // refOr picks the ref the client named, or the SHA it resolved to.

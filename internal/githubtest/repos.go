@@ -87,15 +87,28 @@ type PullFile struct {
 	Deletions        int
 	Patch            string // unified diff hunks, as GitHub's "patch"
 	PreviousFilename string // for renames
+	SHA              string // the blob at the head (default: made up from head and name)
 }
 
-// Commit is a commit of a pull request.
+// Commit is a commit of a pull request. Commits read from a git repository have every field;
+// a test's may leave the git names, the committer and the parents out.
 type Commit struct {
 	SHA     string
 	Message string
-	Author  Account // the GitHub account; its login is also the git author name
-	Email   string  // git author email (default login@users.noreply.github.com)
-	Date    time.Time
+	// Author is the author's GitHub account. Name is the git author name (default: the
+	// account's login); a commit with a Name but no account (its email is no GitHub
+	// account's) has a null "author" in the API, as on GitHub.
+	Author Account
+	Name   string
+	Email  string // git author email (default login@users.noreply.github.com)
+	Date   time.Time
+	// The committer; defaults: the author's.
+	Committer      Account
+	CommitterName  string
+	CommitterEmail string
+	CommitterDate  time.Time
+	// Parents default to the previous commit of the pull request (its base for the first).
+	Parents []string
 }
 
 // Review is a pull request review.
@@ -188,6 +201,16 @@ type repoData struct {
 	statuses  map[string][]*Status
 	perms     map[string]string // lower-case login → admin, maintain, write, triage, read
 	pullSeq   int64             // counts changes to pull requests, for sort=updated
+
+	git            *gitRepo          // see git.go; nil without InitGitRepo
+	pushes         []Push            // oldest first
+	issues         map[int]*Issue    // issues that are not pull requests, see issues.go
+	labels         map[string]string // the repository's labels: lower-case name → name
+	comments       []*IssueComment   // issue and pull request comments, by ID order
+	reviewComments []*ReviewComment  // by ID order
+	reactions      map[string][]reaction
+	workflows      map[string]int64 // registered workflow file → ID, see actions.go
+	dispatches     []WorkflowDispatch
 }
 
 // touchLocked records a change to a pull request: its updated_at and its place in
@@ -214,12 +237,16 @@ func (s *Server) repoLocked(fullName string) *repoData {
 	d := s.repos[key]
 	if d == nil {
 		d = &repoData{
-			commits:  map[string]*commitData{},
-			branches: map[string]string{},
-			pulls:    map[int]*PullRequest{},
-			reviews:  map[int][]*Review{},
-			statuses: map[string][]*Status{},
-			perms:    map[string]string{},
+			commits:   map[string]*commitData{},
+			branches:  map[string]string{},
+			pulls:     map[int]*PullRequest{},
+			reviews:   map[int][]*Review{},
+			statuses:  map[string][]*Status{},
+			perms:     map[string]string{},
+			issues:    map[int]*Issue{},
+			labels:    map[string]string{},
+			reactions: map[string][]reaction{},
+			workflows: map[string]int64{},
 		}
 		s.repos[key] = d
 	}
@@ -309,6 +336,13 @@ func (s *Server) AddPullRequest(repo string, pr PullRequest) {
 		}
 	}
 	d := s.repoLocked(repo)
+	if d.issues[pr.Number] != nil {
+		s.t.Fatalf("githubtest: AddPullRequest: %s#%d is an issue", repo, pr.Number)
+	}
+	s.knowLocked(pr.User)
+	for _, l := range pr.Labels {
+		d.labelLocked(l)
+	}
 	pr.created, pr.updated, pr.touched = time.Time{}, time.Time{}, 0
 	if old := d.pulls[pr.Number]; old != nil {
 		pr.created = old.created // replacing keeps the creation time
@@ -368,6 +402,7 @@ func (s *Server) AddReview(repo string, number int, rv Review) int64 {
 	if rv.State == "" {
 		rv.State = "COMMENTED"
 	}
+	s.knowLocked(rv.User)
 	d.reviews[number] = append(d.reviews[number], &rv)
 	d.touchLocked(pr, s.now().UTC().Truncate(time.Second))
 	return rv.ID
@@ -383,6 +418,7 @@ func (s *Server) SetPermission(repo, login, perm string) {
 		delete(d.perms, strings.ToLower(login))
 		return
 	}
+	s.knowLocked(Account{Login: login})
 	d.perms[strings.ToLower(login)] = perm
 }
 
@@ -398,6 +434,7 @@ func (s *Server) AddTeamMember(org, team, login string) {
 		s.teams[key] = map[string]bool{}
 	}
 	s.teams[key][strings.ToLower(login)] = true
+	s.knowLocked(Account{Login: login})
 }
 
 // AddCheckRun adds another app's check run (App defaults to "github-actions", Status to

@@ -32,9 +32,9 @@ type Server struct {
 	t      testing.TB
 	cfg    config
 	srv    *httptest.Server
-	api    *http.ServeMux // REST API routes, see routes
-	web    *http.ServeMux // github.com web pages (manifest flow)
-	router routers.Router // OpenAPI operations, shared and read-only
+	api    map[string]http.HandlerFunc // REST API handlers by operation, see routes
+	web    *http.ServeMux              // github.com web pages (manifest flow)
+	router routers.Router              // OpenAPI operations, shared and read-only
 
 	// done is closed when the test ends, so hung (FaultTimeout) requests and webhook sends
 	// return instead of holding httptest.Server.Close.
@@ -63,6 +63,9 @@ type Server struct {
 	repos          map[string]*repoData       // by lower-case full name, see repos.go
 	teams          map[string]map[string]bool // lower-case "org/team" → lower-case logins
 	lastID         int64                      // for check runs, reviews and statuses
+	users          map[string]Account         // people the tests named, by lower-case login
+	gitRoot        string                     // where InitGitRepo puts bare repositories
+	gitRequests    []GitRequest
 }
 
 // Option configures a Server.
@@ -158,7 +161,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		manifestCodes: map[string]*manifestCode{},
 	}
 	s.app = newApp(cfg, cfg.now())
-	s.api = http.NewServeMux()
+	s.api = map[string]http.HandlerFunc{}
 	s.web = http.NewServeMux()
 	s.routes()
 	s.srv = httptest.NewServer(s)
@@ -167,7 +170,9 @@ func New(t testing.TB, opts ...Option) *Server {
 }
 
 // routes lists every endpoint the fake serves. Each must also be an operation in
-// openapi/operations.txt, or requests to it are rejected as unknown before they get here.
+// openapi/operations.txt: requests are routed by the operation of the description they
+// match (GitHub's paths overlap in ways http.ServeMux refuses, e.g. .../issues/comments/{id}
+// and .../issues/{number}/labels), and an operation the fake does not serve is GitHub's 404.
 func (s *Server) routes() {
 	// GitHub App, authenticated with the app's JWT.
 	s.handle("GET /app", authApp, s.getApp)
@@ -183,7 +188,7 @@ func (s *Server) routes() {
 	// Installation, authenticated with an installation token.
 	s.handle("GET /installation/repositories", authInstallation, s.listInstallationRepos)
 	s.handle("GET /repos/{owner}/{repo}", authInstallation, s.getRepo)
-	s.handle("GET /repos/{owner}/{repo}/contents/{path...}", authInstallation, s.getContents)
+	s.handle("GET /repos/{owner}/{repo}/contents/{path}", authInstallation, s.getContents)
 	s.handle("GET /repos/{owner}/{repo}/collaborators/{username}/permission", authInstallation, s.getPermission)
 	s.handle("GET /orgs/{org}/teams/{team_slug}/memberships/{username}", authInstallation, s.getTeamMembership)
 	s.handle("GET /repos/{owner}/{repo}/pulls", authInstallation, s.listPulls)
@@ -199,15 +204,32 @@ func (s *Server) routes() {
 	s.handle("GET /repos/{owner}/{repo}/check-runs/{check_run_id}", authInstallation, s.getCheckRun)
 	s.handle("PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", authInstallation, s.updateCheckRun)
 	s.handle("GET /repos/{owner}/{repo}/check-runs/{check_run_id}/annotations", authInstallation, s.listAnnotations)
-
-	// Operations of the description that the fake does not serve yet: GitHub's 404.
-	s.api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "Not Found")
-	})
+	s.handle("POST /repos/{owner}/{repo}/pulls", authInstallation, s.createPull)
+	s.handle("PATCH /repos/{owner}/{repo}/pulls/{pull_number}", authInstallation, s.updatePull)
+	s.handle("GET /repos/{owner}/{repo}/pulls/comments/{comment_id}", authInstallation, s.getReviewComment)
+	s.handle("POST /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions", authInstallation, s.reactToReviewComment)
+	s.handle("GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/comments", authInstallation, s.listReviewComments)
+	s.handle("DELETE /repos/{owner}/{repo}/git/refs/{ref}", authInstallation, s.deleteRef)
+	s.handle("GET /repos/{owner}/{repo}/issues/{issue_number}", authInstallation, s.getIssue)
+	s.handle("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", authInstallation, s.listIssueComments)
+	s.handle("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", authInstallation, s.createIssueComment)
+	s.handle("GET /repos/{owner}/{repo}/issues/comments/{comment_id}", authInstallation, s.getIssueComment)
+	s.handle("PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}", authInstallation, s.updateIssueComment)
+	s.handle("POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", authInstallation, s.reactToIssueComment)
+	s.handle("POST /repos/{owner}/{repo}/issues/{issue_number}/reactions", authInstallation, s.reactToIssue)
+	s.handle("GET /repos/{owner}/{repo}/issues/{issue_number}/labels", authInstallation, s.listIssueLabels)
+	s.handle("POST /repos/{owner}/{repo}/issues/{issue_number}/labels", authInstallation, s.addIssueLabels)
+	s.handle("DELETE /repos/{owner}/{repo}/issues/{issue_number}/labels/{name}", authInstallation, s.removeIssueLabel)
+	s.handle("POST /repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", authInstallation, s.dispatchWorkflow)
+	s.handle("GET /users/{username}", authInstallation, s.getUser)
 
 	// github.com web pages (not API operations; not validated against the description).
 	s.web.HandleFunc("POST /settings/apps/new", s.newAppFromManifest)
 	s.web.HandleFunc("POST /organizations/{org}/settings/apps/new", s.newAppFromManifest)
+	// Git over smart HTTP (git.go), at github.com's clone URLs.
+	s.web.HandleFunc("GET /{owner}/{repo}/info/refs", s.serveGit)
+	s.web.HandleFunc("POST /{owner}/{repo}/git-upload-pack", s.serveGit)
+	s.web.HandleFunc("POST /{owner}/{repo}/git-receive-pack", s.serveGit)
 }
 
 func (s *Server) close() {
@@ -381,7 +403,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.applyFault(r, c, resp) {
 		return
 	}
-	s.api.ServeHTTP(resp, r.WithContext(context.WithValue(r.Context(), callKey{}, c)))
+	h := s.api[rec.Operation]
+	if h == nil {
+		// An operation of the description that the fake does not serve yet.
+		writeError(resp, http.StatusNotFound, "Not Found")
+		return
+	}
+	r = r.WithContext(context.WithValue(r.Context(), callKey{}, c))
+	for name, value := range params {
+		r.SetPathValue(name, value)
+	}
+	h(resp, r)
 }
 
 // finish decides the conditional request, charges the rate limit, writes the answer and
@@ -444,9 +476,17 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, c *call, resp *r
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call)
 
 // handle registers an API endpoint behind authentication, rate limiting and request
-// validation.
+// validation. The pattern is an operation of the description ("GET /repos/{owner}/{repo}");
+// its path parameters are the handler's r.PathValue.
 func (s *Server) handle(pattern string, auth authRequirement, h handlerFunc) {
-	s.api.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	method, path, _ := strings.Cut(pattern, " ")
+	if route, _, err := s.router.FindRoute(&http.Request{Method: method, URL: &url.URL{Path: path}}); err != nil || route.Path != path {
+		panic("githubtest: " + pattern + " is not an operation of openapi/operations.txt")
+	}
+	if s.api[pattern] != nil {
+		panic("githubtest: " + pattern + " is registered twice")
+	}
+	s.api[pattern] = func(w http.ResponseWriter, r *http.Request) {
 		c := callOf(r)
 		if !s.authenticate(w, r, c, auth) {
 			return
@@ -458,7 +498,7 @@ func (s *Server) handle(pattern string, auth authRequirement, h handlerFunc) {
 			return
 		}
 		h(w, r, c)
-	})
+	}
 }
 
 func (s *Server) violation(c *call, r *http.Request, resp bool, reason string) {
