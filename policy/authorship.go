@@ -43,6 +43,10 @@ func agentAuthored(in Input, appLogin string) (bool, []string) {
 // actor for agent work, else the pull request's author. Their own approval
 // never counts as the human review of a protected path.
 func requester(in Input) *Person {
+	// agentgate's own record beats the PR body, which people can edit.
+	if in.Task != nil && in.Task.Requester != "" {
+		return &Person{Login: in.Task.Requester, Type: "User"}
+	}
 	if actor, _ := in.Provenance.Fields[provenance.KeyTriggerActor].(string); actor != "" {
 		return &Person{Login: actor, Type: "User"}
 	}

@@ -92,8 +92,9 @@ type ProvenanceError struct {
 
 // Task is the agentgate task behind the pull request, when there is one.
 type Task struct {
-	ID   string `json:"id"`
-	Plan *Plan  `json:"plan,omitempty"`
+	ID        string `json:"id"`
+	Requester string `json:"requester,omitempty"` // who labelled or commanded, from agentgate's store
+	Plan      *Plan  `json:"plan,omitempty"`
 }
 
 // Plan is the plan a human approved.

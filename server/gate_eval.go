@@ -198,6 +198,9 @@ func (g *Gate) Run(ctx context.Context, payload json.RawMessage) error {
 	if err != nil {
 		return err
 	}
+	if task, ok := g.taskOf(ctx, full, t.Number); ok {
+		evalOpts = append(evalOpts, policy.WithTask(task))
+	}
 	ev, err := evaluator.Evaluate(ctx, src, evalOpts...)
 	if err != nil {
 		verdict, _ := ghapp.Classify(err, g.now())
@@ -330,4 +333,21 @@ func newID() string {
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// taskOf is the dispatch task whose pull request this is, with its approved
+// plan, from the store: only agentgate sets a task's pull request, so a PR
+// body cannot claim a task or a plan it does not have.
+func (g *Gate) taskOf(ctx context.Context, repository string, number int) (policy.Task, bool) {
+	t, err := g.store.LatestTaskOfPull(ctx, repository, number)
+	if err != nil {
+		return policy.Task{}, false
+	}
+	task := policy.Task{ID: t.ID, Requester: t.Requester}
+	if t.ApprovedPlanID != "" {
+		if p, err := g.store.GetPlan(ctx, t.ID, t.ApprovedPlanID); err == nil {
+			task.Plan = &policy.Plan{ID: p.ID, SHA256: p.SHA256, ApprovedBy: p.ApprovedBy, Paths: p.Paths, Acceptance: p.Acceptance}
+		}
+	}
+	return task, true
 }

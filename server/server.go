@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/agentgate/agentgate/checks"
+	"github.com/agentgate/agentgate/dispatch"
 	"github.com/agentgate/agentgate/internal/config"
 	"github.com/agentgate/agentgate/internal/ghapp"
 	"github.com/agentgate/agentgate/internal/metrics"
@@ -140,6 +141,8 @@ type App struct {
 	metrics      *metrics.Metrics
 	intake       *Intake
 	links        DetailsLinks
+	taskLinks    TaskLinks
+	dispatcher   *dispatch.Dispatcher
 	log          *slog.Logger
 	version      Version
 	migrated     atomic.Bool
@@ -171,7 +174,19 @@ func New(cfg *config.Config, st *store.Store, version Version, log *slog.Logger)
 	trigger := &GateTrigger{clients: clients, appID: cfg.GitHub.AppID, window: gateDebounce}
 	missing := &MissingCheckRuns{store: st, clients: clients, appID: cfg.GitHub.AppID, maxPerRun: 50}
 
-	router, err := webhook.NewRouter(handlers(st, clients, trigger)...)
+	taskLinks := TaskLinks{links}
+	var dispatcher *dispatch.Dispatcher
+	var tasks []queue.Task
+	late := &lateQueue{}
+	if cfg.Dispatch.Enabled {
+		dispatcher, err = newDispatcher(cfg, st, clients, late, taskLinks, log)
+		if err != nil {
+			return nil, err
+		}
+		tasks = append(tasks, queue.Task{Name: dispatch.RunTask, Run: dispatcher.Work, Timeout: runJobTimeout(cfg.Dispatch)})
+	}
+
+	router, err := webhook.NewRouter(handlers(st, clients, trigger, dispatcher)...)
 	if err != nil {
 		return nil, err
 	}
@@ -184,20 +199,23 @@ func New(cfg *config.Config, st *store.Store, version Version, log *slog.Logger)
 	if cfg.Reconcile.Interval > 0 {
 		periodic = append(periodic, queue.Periodic{Name: "reconcile", Interval: cfg.Reconcile.Interval, Run: reconciler.Run})
 	}
+	if dispatcher != nil {
+		periodic = append(periodic, queue.Periodic{Name: "dispatch.sweep", Interval: cfg.Dispatch.SweepInterval, Run: dispatcher.Sweep})
+	}
 	q, err := queue.New(st, router, queue.Options{
 		Workers: cfg.Queue.Workers, MaxAttempts: cfg.Queue.MaxAttempts,
 		BackoffBase: cfg.Queue.BackoffBase, BackoffMax: cfg.Queue.BackoffMax,
 		JobTimeout: cfg.Queue.JobTimeout, RescueAfter: cfg.Queue.RescueAfter,
 		PollInterval: cfg.Queue.PollInterval, Periodic: periodic,
-		Tasks: []queue.Task{{Name: GateTask, Run: gate.Run}},
+		Tasks: append([]queue.Task{{Name: GateTask, Run: gate.Run}}, tasks...),
 	}, m, log)
 	if err != nil {
 		return nil, err
 	}
-	trigger.tasks, missing.tasks, gate.tasks = q, q, q
+	trigger.tasks, missing.tasks, gate.tasks, late.q = q, q, q, q
 	return &App{
 		cfg: cfg, store: st, queue: q, router: router, metrics: m, log: log, version: version,
-		links: links,
+		links: links, taskLinks: taskLinks, dispatcher: dispatcher,
 		intake: &Intake{
 			secret: []byte(cfg.GitHub.WebhookSecret), store: st, queue: q, router: router,
 			metrics: m, log: log, now: time.Now,
@@ -207,11 +225,15 @@ func New(cfg *config.Config, st *store.Store, version Version, log *slog.Logger)
 
 // handlers is the one place webhook handlers are registered. Gate, dispatch
 // and attest add theirs here; several may subscribe to the same event.
-func handlers(st *store.Store, clients *ghapp.Clients, gate *GateTrigger) []webhook.Handler {
-	return []webhook.Handler{
+func handlers(st *store.Store, clients *ghapp.Clients, gate *GateTrigger, dispatcher *dispatch.Dispatcher) []webhook.Handler {
+	hs := []webhook.Handler{
 		&Installations{store: st, clients: clients, now: time.Now},
 		gate,
 	}
+	if dispatcher != nil {
+		hs = append(hs, &DispatchTrigger{dispatcher: dispatcher})
+	}
+	return hs
 }
 
 // Handler is the HTTP surface.
@@ -221,6 +243,10 @@ func (a *App) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.HandleFunc("GET /gate/{owner}/{repo}/{sha}", a.details)
+	mux.HandleFunc("GET /tasks/{id}", a.taskPageHandler)
+	mux.HandleFunc("GET /tasks/{id}/runs/{run}/log", a.runLogHandler)
+	mux.HandleFunc("GET /api/v1/runs/{id}/task", a.runTaskHandler)
+	mux.HandleFunc("POST /api/v1/runs/{id}/result", a.runResultHandler)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
 	return mux
 }

@@ -402,9 +402,10 @@ func (q Queries) RunsOfTask(ctx context.Context, taskID string) ([]Run, error) {
 }
 
 // StaleRuns lists runs still marked running whose heartbeat is older than
-// before: their process died with its replica.
+// before: their process died with its replica. Runs of the actions runner
+// execute elsewhere and send no heartbeat; their deadline bounds them.
 func (q Queries) StaleRuns(ctx context.Context, before time.Time) ([]Run, error) {
-	return q.listRuns(ctx, `SELECT `+runColumns+` FROM runs WHERE state = 'running' AND heartbeat_at < ? ORDER BY created_at`, millis(before))
+	return q.listRuns(ctx, `SELECT `+runColumns+` FROM runs WHERE state = 'running' AND runner <> 'actions' AND heartbeat_at < ? ORDER BY created_at`, millis(before))
 }
 
 // OverdueRuns lists runs still marked running past their deadline.
@@ -553,4 +554,17 @@ func (q Queries) SetRunPrompt(ctx context.Context, id, promptSHA256 string) erro
 		return fmt.Errorf("run %s prompt: %w", id, err)
 	}
 	return nil
+}
+
+// ConsumeRunToken spends a run's one-time token: it reports whether
+// tokenSHA256 was the run's token, and clears it so it never works again.
+func (q Queries) ConsumeRunToken(ctx context.Context, id, tokenSHA256 string) (bool, error) {
+	if tokenSHA256 == "" {
+		return false, nil
+	}
+	n, err := q.q.exec(ctx, `UPDATE runs SET token_sha256 = '' WHERE id = ? AND token_sha256 = ? AND state = 'running'`, id, tokenSHA256)
+	if err != nil {
+		return false, fmt.Errorf("run %s token: %w", id, err)
+	}
+	return n == 1, nil
 }

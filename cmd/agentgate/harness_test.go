@@ -111,9 +111,15 @@ func appEnv(t testing.TB, fake *githubtest.Server, dataDir, databaseURL string) 
 // start runs agentgate serve with env on a free port and waits for /readyz.
 func start(t testing.TB, env map[string]string) *process {
 	t.Helper()
+	return startWith(t, env)
+}
+
+// startWith is start with extra arguments to serve (e.g. --config FILE).
+func startWith(t testing.TB, env map[string]string, args ...string) *process {
+	t.Helper()
 	addr := freeAddr(t)
 	p := &process{t: t, url: "http://" + addr, logs: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(binary, "serve")
+	p.cmd = exec.Command(binary, append([]string{"serve"}, args...)...)
 	p.cmd.Env = append(minimalEnv(), "AGENTGATE_ADDR="+addr)
 	for k, v := range env {
 		p.cmd.Env = append(p.cmd.Env, k+"="+v)
