@@ -3,7 +3,8 @@
 # writes a plan, implements it, and revises it by editing files exactly the
 # same way every time. It also probes what it can reach, so tests can check
 # the sandbox: $1 is a file it must not be able to read (the app's private
-# key), $2 a TCP port on 127.0.0.1 it must not be able to connect to.
+# key), $2 a TCP port on 127.0.0.1 it must not be able to connect to, $3
+# another file it must not read (a key in agentgate's data directory).
 set -u
 out="$AGENTGATE_OUTPUT_DIR"
 task="$AGENTGATE_TASK_DIR"
@@ -11,6 +12,9 @@ echo "scripted agent: $AGENTGATE_RUN_KIND run $AGENTGATE_RUN_ID of task $AGENTGA
 
 if [ -n "${1:-}" ]; then
   if cat "$1" >/dev/null 2>&1; then echo "probe: key readable"; else echo "probe: key unreadable"; fi
+fi
+if [ -n "${3:-}" ]; then
+  if cat "$3" >/dev/null 2>&1; then echo "probe: data dir readable"; else echo "probe: data dir unreadable"; fi
 fi
 if [ -n "${2:-}" ]; then
   if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then echo "probe: network reachable"; else echo "probe: network unreachable"; fi
@@ -33,6 +37,8 @@ Add a greeting file that says hello.
 ## Acceptance
 - hello.txt says hello
 PLAN
+  # Each plan run words its plan a little differently: a new plan, a new id.
+  echo "Written by run $AGENTGATE_RUN_ID." >> "$out/plan.md"
   ;;
 implement)
   printf 'hello from the agent\n' > hello.txt
