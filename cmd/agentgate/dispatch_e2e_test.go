@@ -576,3 +576,43 @@ func TestDispatchActionsRunner(t *testing.T) {
 	w.task(st, 40, "task failed", func(t store.Task) bool { return t.State == "failed" })
 	w.waitComment(40, "actions/runs/99 ended (failure) without posting a result")
 }
+
+// TestDispatchFailuresAreExplained: an empty diff and the per-task run
+// limit each end with a reply that says what happened; a run past its wall
+// time is stopped and reported.
+func TestDispatchFailuresAreExplained(t *testing.T) {
+	w := newDispatchWorld(t, agentSpec{script: "noop.sh"}, false)
+	st := w.store()
+	w.addIssue(7, "Nothing to do", "")
+	w.label(7, "agent:quick", "alice")
+	w.waitComment(7, "the agent made no changes, so there is nothing to propose")
+	task := w.task(st, 7, "task failed", func(t store.Task) bool { return t.State == "failed" })
+	if task.PullNumber != 0 || len(w.fake.Pushes(dispatchRepo)) != 0 {
+		t.Errorf("an empty diff pushed (%d pushes) or opened #%d", len(w.fake.Pushes(dispatchRepo)), task.PullNumber)
+	}
+	for i := 2; i <= 10; i++ { // the default limit is 10 runs a task
+		w.comment(7, "alice", "/agent retry", false)
+		waitFor(t, 30*time.Second, fmt.Sprintf("failure %d", i), func() bool { return w.countComments(7, "❌ Run") == i })
+	}
+	w.comment(7, "alice", "/agent retry", false)
+	w.waitComment(7, "has had 10 runs, the most this server allows")
+	if runs, _ := st.RunsOfTask(context.Background(), task.ID); len(runs) != 10 {
+		t.Errorf("%d runs, want the limit of 10", len(runs))
+	}
+}
+
+func TestDispatchWallTime(t *testing.T) {
+	w := newDispatchWorld(t, agentSpec{script: "sleeper.sh"}, false)
+	w.p.stop()
+	w.env["AGENTGATE_DISPATCH_WALL_TIME"] = "2s"
+	w.start()
+	st := w.store()
+	w.addIssue(9, "Slow", "")
+	w.label(9, "agent:quick", "alice")
+	w.waitComment(9, "the agent ran past its wall-clock limit and was stopped")
+	task := w.task(st, 9, "task failed", func(t store.Task) bool { return t.State == "failed" })
+	runs, _ := st.RunsOfTask(context.Background(), task.ID)
+	if len(runs) != 1 || !strings.Contains(runs[0].Log, "sleeper: sleeping") || !strings.Contains(runs[0].Log, "timed out: true") {
+		t.Fatalf("run: %+v", runs)
+	}
+}
