@@ -43,6 +43,8 @@ type agentSpec struct {
 	script string   // file in testdata/agents
 	args   []string // extra arguments after the script
 	runner string   // "" (exec) or "actions"
+	// repoConfig is .github/agentgate.yml on the default branch ("" for none).
+	repoConfig string
 }
 
 func newDispatchWorld(t *testing.T, ag agentSpec, bwrap bool) *dispatchWorld {
@@ -51,7 +53,11 @@ func newDispatchWorld(t *testing.T, ag agentSpec, bwrap bool) *dispatchWorld {
 	fake.AddInstallation(githubtest.Installation{ID: 1, Account: "octo-org", Repos: []githubtest.Repo{
 		{ID: dispatchRepoID, FullName: dispatchRepo, DefaultBranch: "main"},
 	}})
-	fake.InitGitRepo(dispatchRepo, "main", map[string]string{"README.md": "hello\n", "docs/index.md": "# docs\n"})
+	files := map[string]string{"README.md": "hello\n", "docs/index.md": "# docs\n"}
+	if ag.repoConfig != "" {
+		files[".github/agentgate.yml"] = ag.repoConfig
+	}
+	fake.InitGitRepo(dispatchRepo, "main", files)
 	fake.SetPermission(dispatchRepo, "alice", "write")
 	fake.SetPermission(dispatchRepo, "bob", "read")
 	w := &dispatchWorld{t: t, fake: fake, dataDir: t.TempDir()}
@@ -614,5 +620,54 @@ func TestDispatchWallTime(t *testing.T) {
 	runs, _ := st.RunsOfTask(context.Background(), task.ID)
 	if len(runs) != 1 || !strings.Contains(runs[0].Log, "sleeper: sleeping") || !strings.Contains(runs[0].Log, "timed out: true") {
 		t.Fatalf("run: %+v", runs)
+	}
+}
+
+// TestDispatchReviewRevisions: a review comment's /agent revise and, when
+// the repository asks for it, a "request changes" review by a writer each
+// add a commit; the agent receives the review's inline comments.
+func TestDispatchReviewRevisions(t *testing.T) {
+	w := newDispatchWorld(t, agentSpec{script: "scripted.sh",
+		repoConfig: "dispatch:\n  revise_on_changes_requested: true\n"}, false)
+	st := w.store()
+	w.addIssue(7, "Greet", "")
+	w.label(7, "agent:quick", "alice")
+	task := w.task(st, 7, "pull request opened", func(t store.Task) bool { return t.State == "pr_open" })
+	pr := task.PullNumber
+	repoPayload := func() map[string]any {
+		return map[string]any{"number": pr, "title": "Greet", "user": user("agentgate-test[bot]", 1)}
+	}
+
+	// A review comment on a line of the diff.
+	w.fake.AddReview(dispatchRepo, pr, githubtest.Review{ID: 501, User: githubtest.Account{Login: "alice"}, State: "COMMENTED"})
+	id := w.fake.AddReviewComment(dispatchRepo, pr, 501, githubtest.Account{Login: "alice"}, "hello.txt", 1, "/agent revise say hello louder")
+	w.send("pull_request_review_comment", map[string]any{"action": "created", "pull_request": repoPayload(),
+		"comment": map[string]any{"id": id, "body": "/agent revise say hello louder", "user": user("alice", 11),
+			"pull_request_review_id": 501, "path": "hello.txt"},
+		"sender": user("alice", 11)})
+	waitFor(t, 30*time.Second, "👀 on the review comment", func() bool { return contains(w.fake.Reactions(dispatchRepo, id), "eyes") })
+	waitFor(t, 60*time.Second, "the first revision", func() bool { return w.git("rev-list", "--count", "main.."+task.Branch) == "2" })
+	w.task(st, 7, "back to pr_open", func(t store.Task) bool { return t.State == "pr_open" })
+
+	// A changes-requested review by a reader does nothing; by a writer, it revises.
+	review := func(login string, reviewID int64) {
+		w.fake.AddReview(dispatchRepo, pr, githubtest.Review{ID: reviewID, User: githubtest.Account{Login: login}, State: "CHANGES_REQUESTED", Body: "Please fix the greeting."})
+		w.fake.AddReviewComment(dispatchRepo, pr, reviewID, githubtest.Account{Login: login}, "hello.txt", 1, "Use a capital H.")
+		w.send("pull_request_review", map[string]any{"action": "submitted", "pull_request": repoPayload(),
+			"review": map[string]any{"id": reviewID, "state": "changes_requested", "body": "Please fix the greeting.", "user": user(login, 12)},
+			"sender": user(login, 12)})
+	}
+	review("bob", 601)
+	review("alice", 602)
+	waitFor(t, 60*time.Second, "the second revision", func() bool { return w.git("rev-list", "--count", "main.."+task.Branch) == "3" })
+	runs, _ := st.RunsOfTask(context.Background(), task.ID)
+	if len(runs) != 3 || runs[2].Kind != "revise" || runs[2].RequestedBy != "alice" {
+		t.Fatalf("runs: %+v", runs)
+	}
+	if !strings.Contains(runs[2].Instructions, "Please fix the greeting.") || !strings.Contains(runs[2].Instructions, "hello.txt:1 (@alice): Use a capital H.") {
+		t.Errorf("revision instructions lack the review and its comments:\n%s", runs[2].Instructions)
+	}
+	if strings.Contains(runs[2].Instructions, "@bob") {
+		t.Errorf("a reader's review reached the agent:\n%s", runs[2].Instructions)
 	}
 }
