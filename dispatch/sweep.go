@@ -40,12 +40,21 @@ func (d *Dispatcher) Sweep(ctx context.Context) error {
 	for _, r := range overdue {
 		errs = append(errs, d.abandon(ctx, r, RunFailed, fmt.Sprintf("the run did not finish by its deadline (%s)", r.Deadline.Format(time.RFC3339))))
 	}
+	// A run waits in the queue while its repository is at its concurrency
+	// limit; one still queued a day later lost its job.
+	lost, err := d.store.QueuedBefore(ctx, now.Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	for _, r := range lost {
+		errs = append(errs, d.abandon(ctx, r, RunFailed, "the run never started (its queue job was lost)"))
+	}
 	return errors.Join(errs...)
 }
 
 // abandon ends a run that nobody is executing and fails its task.
 func (d *Dispatcher) abandon(ctx context.Context, r store.Run, state, reason string) error {
-	err := d.store.FinishRun(ctx, r.ID, store.RunUpdate{State: state, Error: reason, FinishedAt: d.now()}, RunRunning)
+	err := d.store.FinishRun(ctx, r.ID, store.RunUpdate{State: state, Error: reason, FinishedAt: d.now()}, r.State)
 	if errors.Is(err, store.ErrStale) {
 		return nil // it finished meanwhile
 	}

@@ -408,6 +408,12 @@ func (q Queries) StaleRuns(ctx context.Context, before time.Time) ([]Run, error)
 	return q.listRuns(ctx, `SELECT `+runColumns+` FROM runs WHERE state = 'running' AND runner <> 'actions' AND heartbeat_at < ? ORDER BY created_at`, millis(before))
 }
 
+// QueuedBefore lists runs still queued that were created before t: runs
+// whose job died before claiming them.
+func (q Queries) QueuedBefore(ctx context.Context, t time.Time) ([]Run, error) {
+	return q.listRuns(ctx, `SELECT `+runColumns+` FROM runs WHERE state = 'queued' AND created_at < ? ORDER BY created_at`, millis(t))
+}
+
 // OverdueRuns lists runs still marked running past their deadline.
 func (q Queries) OverdueRuns(ctx context.Context, now time.Time) ([]Run, error) {
 	return q.listRuns(ctx, `SELECT `+runColumns+` FROM runs WHERE state = 'running' AND deadline > 0 AND deadline < ? ORDER BY created_at`, millis(now))
