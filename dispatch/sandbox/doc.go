@@ -10,9 +10,11 @@
 // dynamic linker cache, time zone, the system gitconfig), fresh /proc,
 // /dev and /tmp, its working directory and the Writable directories
 // read-write and the ReadOnly ones read-only, all at their own paths; no
-// other file of the host. Namespaces are all unshared (the network too
+// other file of the host, and nothing else writable (the root bwrap builds
+// is remounted read-only). Namespaces are all unshared (the network too
 // unless Spec.Network), capabilities are dropped, the agent gets a new
-// session and dies with its parent.
+// session and dies with its parent. Signals go to bwrap; when it dies, the
+// kernel kills everything in the sandbox's PID namespace at once.
 //
 // What this package must not do: pass the agent anything of agentgate's
 // own environment that the caller did not put in Spec.Env (ScrubbedEnv

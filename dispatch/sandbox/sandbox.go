@@ -71,7 +71,8 @@ type Outcome struct {
 	// TimedOut is set when Spec.Timeout ended the run, Cancelled when the
 	// context did.
 	TimedOut, Cancelled bool
-	Duration            time.Duration
+	// Duration is the wall-clock time from start to exit.
+	Duration time.Duration
 	// Sandboxed is set when the command ran under bwrap.
 	Sandboxed bool
 }

@@ -72,8 +72,9 @@ func (c Commit) check() error {
 
 // Result is the commit Collect made.
 type Result struct {
-	SHA   string
-	Tree  string
+	// SHA is the new commit, Tree its tree.
+	SHA, Tree string
+	// Files are the files it changes from Base.
 	Files []File
 }
 
@@ -87,7 +88,8 @@ type File struct {
 	Status string
 	// Additions and Deletions are line counts (0 for binary files).
 	Additions, Deletions int
-	Binary               bool
+	// Binary is set for files git does not count lines of.
+	Binary bool
 }
 
 // Collect turns whatever the agent left in the worktree into one commit

@@ -91,6 +91,7 @@ func TestCollectEditsAddsDeletesRenames(t *testing.T) {
 	writeFile(t, filepath.Join(w.Path, "src", "main.go"), "package main\n\nfunc main() {\n\tprintln(\"hello, world\")\n\tprintln(\"bye\")\n}\n")
 	writeFile(t, filepath.Join(w.Path, "src", "new.go"), "package main\n\nconst x = 1\n")
 	writeFile(t, filepath.Join(w.Path, "build.log"), "ignored by .gitignore\n")
+	writeFile(t, filepath.Join(w.Path, "docs", "with space\tand tab é.txt"), "odd name\n")
 	mustRemove(t, filepath.Join(w.Path, "doomed.txt"))
 	if err := os.Rename(filepath.Join(w.Path, "docs", "old-name.txt"), filepath.Join(w.Path, "docs", "new-name.txt")); err != nil {
 		t.Fatal(err)
@@ -107,6 +108,7 @@ func TestCollectEditsAddsDeletesRenames(t *testing.T) {
 	}
 	wantFiles := []File{
 		{Path: "docs/new-name.txt", OldPath: "docs/old-name.txt", Status: "R"},
+		{Path: "docs/with space\tand tab é.txt", Status: "A", Additions: 1},
 		{Path: "doomed.txt", Status: "D", Deletions: 1},
 		{Path: "image.bin", Status: "A", Binary: true},
 		{Path: "src/main.go", Status: "M", Additions: 2, Deletions: 1},
