@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/agentgate/agentgate/internal/githubtest"
+	"github.com/agentgate/agentgate/policy"
 	"github.com/agentgate/agentgate/provenance"
 	"github.com/agentgate/agentgate/store"
 )
@@ -345,6 +346,36 @@ func TestDispatchLifecycle(t *testing.T) {
 	if p := pushes[0]; len(p.TokenRepositoryIDs) != 1 || p.TokenRepositoryIDs[0] != dispatchRepoID ||
 		len(p.TokenPermissions) != 2 || p.TokenPermissions["contents"] != "write" || p.TokenPermissions["pull_requests"] != "write" {
 		t.Errorf("push token: repositories %v permissions %v; want only %d with contents+pull_requests write", p.TokenRepositoryIDs, p.TokenPermissions, dispatchRepoID)
+	}
+
+	// The gate judges the pull request with the task's record: the approved
+	// plan for plan_scope and the requester, not what the PR body says.
+	w.send("pull_request", map[string]any{"action": "opened", "number": task.PullNumber,
+		"pull_request": map[string]any{"number": task.PullNumber, "state": "open", "body": pr.Body,
+			"user": user("agentgate-test[bot]", 1), "head": map[string]any{"sha": pr.Head.SHA, "ref": task.Branch},
+			"base": map[string]any{"sha": w.git("rev-parse", "main"), "ref": "main"}},
+		"sender": user("agentgate-test[bot]", 1)})
+	var evaluation store.Evaluation
+	waitFor(t, 30*time.Second, "the gate's evaluation of the agent's pull request", func() bool {
+		var err error
+		evaluation, err = st.LatestEvaluation(context.Background(), dispatchRepo, pr.Head.SHA)
+		return err == nil && evaluation.Conclusion != ""
+	})
+	for _, want := range []string{`"plan":{"id":"` + planID + `"`, `"requester":"alice"`, `"paths":["hello.txt","docs/**"]`} {
+		if !strings.Contains(string(evaluation.Input), want) {
+			t.Errorf("the gate's input lacks %s:\n%s", want, evaluation.Input)
+		}
+	}
+	var decision policy.Decision
+	if err := json.Unmarshal(evaluation.Decision, &decision); err != nil {
+		t.Fatal(err)
+	}
+	verdicts := map[string]policy.Verdict{}
+	for _, p := range decision.Policies {
+		verdicts[p.Name] = p.Verdict
+	}
+	if verdicts["plan_scope"] != policy.VerdictPass || verdicts["provenance"] != policy.VerdictPass {
+		t.Errorf("plan_scope %q, provenance %q; want both to pass on the agent's own pull request (%s)", verdicts["plan_scope"], verdicts["provenance"], evaluation.Decision)
 	}
 
 	// 5. The sandbox: the agent could not read the key, reach the network
