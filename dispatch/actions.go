@@ -61,8 +61,10 @@ func (a *ActionsRunner) Run(ctx context.Context, job *Job) (*Outcome, error) {
 	}
 	owner, name, _ := strings.Cut(job.Task.Repository, "/")
 	ref := strings.TrimPrefix(job.Rev, "refs/heads/")
-	if job.Run.Kind == KindRevise {
-		ref = a.d.defaultBranch(ctx, client, job.Task) // the workflow itself always comes from the default branch
+	if job.Run.Kind == KindRevise { // the workflow itself always comes from the default branch
+		if ref, err = a.d.defaultBranch(ctx, client, job.Task); err != nil {
+			return nil, err
+		}
 	}
 	_, _, err = client.Actions.CreateWorkflowDispatchEventByFileName(ctx, owner, name, a.Workflow, github.CreateWorkflowDispatchEventRequest{
 		Ref: ref,
@@ -159,6 +161,9 @@ const maxPatchBytes = 20 << 20
 // CompleteExternal takes the workflow's result: the token is spent, the
 // patch is applied to a fresh worktree and landed like an exec run's.
 func (d *Dispatcher) CompleteExternal(ctx context.Context, runID, token string, res ExternalResult) error {
+	// The token is spent below: the landing must finish even if the
+	// workflow's request goes away.
+	ctx = context.WithoutCancel(ctx)
 	run, t, err := d.externalRun(ctx, runID, token)
 	if err != nil {
 		return err
@@ -215,9 +220,13 @@ func (d *Dispatcher) applyPatch(ctx context.Context, t store.Task, run store.Run
 	if _, err := ar.Mirrors.Sync(ctx, t.Repository, workspace.Remote{URL: d.cloneURL(t.Repository), Token: token}); err != nil {
 		return nil, nil, err
 	}
-	rev := "refs/heads/" + d.defaultBranch(ctx, client, t)
-	if run.Kind == KindRevise {
-		rev = "refs/heads/" + t.Branch
+	rev := "refs/heads/" + t.Branch
+	if run.Kind != KindRevise {
+		base, err := d.defaultBranch(ctx, client, t)
+		if err != nil {
+			return nil, nil, err
+		}
+		rev = "refs/heads/" + base
 	}
 	dir := filepath.Join(ar.RunsDir, run.ID)
 	_ = os.RemoveAll(dir)
@@ -237,11 +246,27 @@ func (d *Dispatcher) applyPatch(ctx context.Context, t store.Task, run store.Run
 // workflow sets run-name to "agentgate <run id>".
 var workflowRunTitle = regexp.MustCompile(`\bagentgate (r-[0-9a-f]{10})\b`)
 
+// WorkflowRun is the part of a workflow_run event dispatch looks at.
+type WorkflowRun struct {
+	Repository string // owner/name the run belongs to
+	Event      string // what triggered it: must be workflow_dispatch
+	Path       string // .github/workflows/<file>
+	Title      string // display title (run-name)
+	Conclusion string
+	URL        string
+}
+
 // WorkflowCompleted follows a workflow_run completion: a run whose
 // workflow ended without posting a result fails with the workflow's link.
-func (d *Dispatcher) WorkflowCompleted(ctx context.Context, title, conclusion, url string) error {
-	m := workflowRunTitle.FindStringSubmatch(title)
-	if m == nil {
+// Only our own dispatch of the configured workflow in the task's repository
+// counts: anyone can name a workflow run "agentgate r-...".
+func (d *Dispatcher) WorkflowCompleted(ctx context.Context, wr WorkflowRun) error {
+	m := workflowRunTitle.FindStringSubmatch(wr.Title)
+	if m == nil || wr.Event != "workflow_dispatch" {
+		return nil
+	}
+	ar, ok := d.runners["actions"].(*ActionsRunner)
+	if !ok || wr.Path != ".github/workflows/"+ar.Workflow {
 		return nil
 	}
 	run, err := d.store.GetRun(ctx, m[1])
@@ -254,7 +279,10 @@ func (d *Dispatcher) WorkflowCompleted(ctx context.Context, title, conclusion, u
 	if run.Runner != "actions" || run.State != RunRunning {
 		return nil // it reported back, was cancelled, or is not ours
 	}
-	reason := fmt.Sprintf("the workflow run %s ended (%s) without posting a result", url, conclusion)
+	if t, err := d.store.GetTask(ctx, run.TaskID); err != nil || !strings.EqualFold(t.Repository, wr.Repository) {
+		return err
+	}
+	reason := fmt.Sprintf("the workflow run %s ended (%s) without posting a result", wr.URL, wr.Conclusion)
 	return d.abandon(ctx, run, RunFailed, reason)
 }
 

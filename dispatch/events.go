@@ -96,11 +96,10 @@ func (d *Dispatcher) Commented(ctx context.Context, c Comment) error {
 		return err
 	}
 	if !ok {
-		quoted := strings.TrimSpace(firstLine(c.Body, cmds, perrs))
-		return d.reply(ctx, client, repo, c.Number, fmt.Sprintf("@%s thanks, but only people with write, maintain or admin access can use agent commands (%s), so I did not act on:\n> %s", c.Author, why, quoted))
+		return d.reply(ctx, client, repo, c.Number, fmt.Sprintf("@%s thanks, but only people with write, maintain or admin access can use agent commands (%s), so I did not act on %s.", c.Author, why, quote(firstLine(c.Body, cmds, perrs))))
 	}
 	for _, pe := range perrs {
-		msg := fmt.Sprintf("@%s I did not understand `%s`: %s", c.Author, strings.TrimSpace(pe.Raw), pe.Message)
+		msg := fmt.Sprintf("@%s I did not understand %s: %s", c.Author, quote(pe.Raw), pe.Message)
 		if pe.Usage != "" {
 			msg += "\n\nUsage: `" + pe.Usage + "`. Comment `/agent help` for every command."
 		}
@@ -293,7 +292,12 @@ func (d *Dispatcher) PullClosed(ctx context.Context, o Origin, number int, merge
 	if State(t.State).Terminal() {
 		return nil // a redelivery
 	}
-	if err := d.move(ctx, t, to, o.Sender.Login, reason, o.DeliveryID, nil); err != nil && !errors.Is(err, store.ErrStale) {
+	// Runs still queued or running stop: nothing may push to the branch of
+	// a closed pull request.
+	err = d.move(ctx, t, to, o.Sender.Login, reason, o.DeliveryID, func(tx *store.Tx, t store.Task) error {
+		return stopRuns(ctx, tx, t.ID, reason, d.now())
+	})
+	if err != nil && !errors.Is(err, store.ErrStale) {
 		return err
 	}
 	client, err := d.gh.Installation(o.InstallationID)

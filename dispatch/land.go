@@ -94,7 +94,7 @@ func (d *Dispatcher) landChange(ctx context.Context, client *github.Client, t st
 	if run.Kind == KindRevise {
 		reason = fmt.Sprintf("pushed revision %s to pull request #%d", shortHash(res.SHA), number)
 	}
-	return landing{next: next, reason: reason, headSHA: res.SHA, then: func(tx *store.Tx, t store.Task) error {
+	return landing{next: next, reason: reason, headSHA: res.SHA, pull: number, then: func(tx *store.Tx, t store.Task) error {
 		return tx.SetTaskFields(ctx, t.ID, store.TaskUpdate{PullNumber: &number}, d.now())
 	}}, nil
 }
@@ -188,8 +188,12 @@ func (d *Dispatcher) openOrUpdatePull(ctx context.Context, client *github.Client
 		}
 		return number, nil
 	}
+	base, err := d.defaultBranch(ctx, client, t)
+	if err != nil {
+		return 0, err
+	}
 	pr, _, err := client.PullRequests.Create(ctx, owner, name, &github.NewPullRequest{
-		Title: github.Ptr(clip(t.IssueTitle, 240)), Head: github.Ptr(t.Branch), Base: github.Ptr(d.defaultBranch(ctx, client, t)),
+		Title: github.Ptr(clip(t.IssueTitle, 240)), Head: github.Ptr(t.Branch), Base: github.Ptr(base),
 		Body: github.Ptr(d.pullBody(t, fields)), MaintainerCanModify: github.Ptr(false),
 	})
 	if err != nil {
@@ -213,14 +217,18 @@ func (d *Dispatcher) pullBody(t store.Task, fields provenance.Fields) string {
 	return sb.String()
 }
 
-// defaultBranch is the base of a task's pull request.
-func (d *Dispatcher) defaultBranch(ctx context.Context, client *github.Client, t store.Task) string {
+// defaultBranch is the base of a task's pull request, asked of GitHub:
+// guessing "main" on an error would build on, or target, the wrong branch.
+func (d *Dispatcher) defaultBranch(ctx context.Context, client *github.Client, t store.Task) (string, error) {
 	owner, name, _ := strings.Cut(t.Repository, "/")
 	r, _, err := client.Repositories.Get(ctx, owner, name)
-	if err != nil || r.GetDefaultBranch() == "" {
-		return "main"
+	if err != nil {
+		return "", fmt.Errorf("default branch of %s: %w", t.Repository, err)
 	}
-	return r.GetDefaultBranch()
+	if r.GetDefaultBranch() == "" {
+		return "", fmt.Errorf("default branch of %s: GitHub named none", t.Repository)
+	}
+	return r.GetDefaultBranch(), nil
 }
 
 // cloneURL is where git reaches a repository.

@@ -35,9 +35,13 @@ func (d *Dispatcher) prepare(ctx context.Context, client *github.Client, t store
 	if err != nil && t.Runner == "exec" {
 		return nil, err
 	}
-	rev := "refs/heads/" + d.defaultBranch(ctx, client, t)
-	if run.Kind == KindRevise {
-		rev = "refs/heads/" + t.Branch
+	rev := "refs/heads/" + t.Branch
+	if run.Kind != KindRevise {
+		base, err := d.defaultBranch(ctx, client, t)
+		if err != nil {
+			return nil, err
+		}
+		rev = "refs/heads/" + base
 	}
 	files := TaskFiles{
 		Issue: untrusted.Wrap("issue", "@"+issue.GetUser().GetLogin(), "# "+issue.GetTitle()+"\n\n"+issue.GetBody()),

@@ -68,7 +68,7 @@ func TestStickyComment(t *testing.T) {
 		"- [ ] Plan approved: waiting; a person with write access comments `/agent approve p-0a1b2c3d`",
 		"- [ ] Pull request opened",
 		"**Status:** waiting for a person to approve its plan.",
-		"| `r-1` | plan | succeeded | claude | m\\|1 |",
+		"| `r-1` | plan | succeeded | ` claude ` | ` m\\|1 ` |",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("sticky comment lacks %q:\n%s", want, body)
@@ -78,13 +78,31 @@ func TestStickyComment(t *testing.T) {
 	task.State, task.Reason = string(Failed), "the agent exited with status 2"
 	runs = append(runs, store.Run{ID: "r-2", Kind: KindImplement, State: RunFailed, Log: strings.Repeat("noise\n", 100) + "```\nboom: the last line\n"})
 	body = d.renderSticky(task, runs, plan)
-	for _, want := range []string{"**Status:** failed (the agent exited with status 2).", "/agent retry", "boom: the last line", "````text"} {
+	for _, want := range []string{"**Status:** failed: ` the agent exited with status 2 `.", "/agent retry", "boom: the last line", "````text"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("failed sticky comment lacks %q:\n%s", want, body)
 		}
 	}
 	if strings.Count(body, "noise") > 30 {
 		t.Errorf("the log tail is not bounded: %d lines of noise", strings.Count(body, "noise"))
+	}
+}
+
+func TestQuoteIsInert(t *testing.T) {
+	tests := map[string]string{
+		"plain":                        "` plain `",
+		"@org/everyone ![x](http://e)": "` @org/everyone ![x](http://e) `",
+		"two\nlines":                   "` two lines `",
+		"has `ticks` and ``more``":     "``` has `ticks` and ``more`` ```",
+		"":                             "``",
+	}
+	for in, want := range tests {
+		if got := quote(in); got != want {
+			t.Errorf("quote(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := quote(strings.Repeat("x", 1000)); len([]rune(got)) > 310 {
+		t.Errorf("quote does not bound its text: %d runes", len([]rune(got)))
 	}
 }
 

@@ -162,7 +162,7 @@ func (d *Dispatcher) renderSticky(t store.Task, runs []store.Run, plan *store.Pl
 
 	fmt.Fprintf(&sb, "\n**Status:** %s", state.Describe())
 	if t.Reason != "" && !state.Active() {
-		fmt.Fprintf(&sb, " (%s)", t.Reason)
+		fmt.Fprintf(&sb, ": %s", quote(t.Reason))
 	}
 	sb.WriteString(".\n")
 	if state == Failed {
@@ -202,7 +202,7 @@ func cell(s string) string {
 	if s == "" {
 		return "—"
 	}
-	return strings.NewReplacer("|", "\\|", "\n", " ").Replace(s)
+	return strings.ReplaceAll(quote(s), "|", "\\|")
 }
 
 func shortHash(h string) string {
@@ -239,4 +239,29 @@ func fence(text string) string {
 	}
 	f := strings.Repeat("`", max(3, longest+1))
 	return f + "text\n" + text + "\n" + f
+}
+
+// quote renders text that people or agents wrote (a reason, a command
+// line, a model name) inline and inert: one line, at most 300 characters,
+// in a code span no backtick inside can close, so it cannot mention anyone,
+// link, or add markdown of its own.
+func quote(text string) string {
+	text = strings.Join(strings.Fields(text), " ")
+	if r := []rune(text); len(r) > 300 {
+		text = string(r[:299]) + "…"
+	}
+	if text == "" {
+		return "``"
+	}
+	longest, run := 0, 0
+	for _, r := range text {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	f := strings.Repeat("`", longest+1)
+	return f + " " + text + " " + f
 }

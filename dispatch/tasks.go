@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v89/github"
 
@@ -85,7 +86,9 @@ func (d *Dispatcher) queueRun(ctx context.Context, tx *store.Tx, t store.Task, k
 	if err != nil {
 		return store.Run{}, err
 	}
-	if err := d.opts.Queue.EnqueueTx(ctx, tx, RunTask, r.ID, RunJob{RunID: r.ID}, 1); err != nil {
+	// Retries are safe (the run is claimed by compare-and-set) and keep a
+	// store hiccup before the claim from stranding the run.
+	if err := d.opts.Queue.EnqueueTx(ctx, tx, RunTask, r.ID, RunJob{RunID: r.ID}, 0); err != nil {
 		return store.Run{}, err
 	}
 	return r, nil
@@ -266,20 +269,7 @@ func (d *Dispatcher) cancel(ctx context.Context, client *github.Client, c Commen
 	}
 	reason := "cancelled by @" + who
 	err = d.move(ctx, t, Cancelled, who, reason, c.Origin.DeliveryID, func(tx *store.Tx, t store.Task) error {
-		runs, err := tx.RunsOfTask(ctx, t.ID)
-		if err != nil {
-			return err
-		}
-		for _, r := range runs {
-			if r.State != RunQueued && r.State != RunRunning {
-				continue
-			}
-			err := tx.FinishRun(ctx, r.ID, store.RunUpdate{State: RunCancelled, Error: reason, FinishedAt: d.now()}, RunQueued, RunRunning)
-			if err != nil && !errors.Is(err, store.ErrStale) {
-				return err
-			}
-		}
-		return nil
+		return stopRuns(ctx, tx, t.ID, reason, d.now())
 	})
 	if errors.Is(err, store.ErrStale) {
 		t, _ = d.store.GetTask(ctx, t.ID)
@@ -292,6 +282,25 @@ func (d *Dispatcher) cancel(ctx context.Context, client *github.Client, c Commen
 		d.deleteBranch(ctx, client, t)
 	}
 	return d.sync(ctx, t.ID)
+}
+
+// stopRuns cancels a task's queued and running runs, in tx; a running
+// agent is killed at its worker's next heartbeat.
+func stopRuns(ctx context.Context, tx *store.Tx, taskID, reason string, now time.Time) error {
+	runs, err := tx.RunsOfTask(ctx, taskID)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if r.State != RunQueued && r.State != RunRunning {
+			continue
+		}
+		err := tx.FinishRun(ctx, r.ID, store.RunUpdate{State: RunCancelled, Error: reason, FinishedAt: now}, RunQueued, RunRunning)
+		if err != nil && !errors.Is(err, store.ErrStale) {
+			return err
+		}
+	}
+	return nil
 }
 
 // isUniqueViolation recognises both databases' unique-constraint errors.
@@ -310,7 +319,7 @@ func (d *Dispatcher) statusLine(ctx context.Context, t store.Task) string {
 		s += fmt.Sprintf(" Pull request: #%d.", t.PullNumber)
 	case Failed:
 		if t.Reason != "" {
-			s += " Reason: " + t.Reason + "."
+			s += " Reason: " + quote(t.Reason) + "."
 		}
 		s += " Comment `/agent retry` to try again."
 	}

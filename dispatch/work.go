@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-github/v89/github"
 
 	"github.com/agentgate/agentgate/dispatch/plan"
+	"github.com/agentgate/agentgate/dispatch/untrusted"
 	"github.com/agentgate/agentgate/dispatch/workspace"
 	"github.com/agentgate/agentgate/internal/queue"
 	"github.com/agentgate/agentgate/store"
@@ -57,17 +58,20 @@ func (d *Dispatcher) Work(ctx context.Context, payload json.RawMessage) error {
 	log := d.log.With("task", t.ID, "run", run.ID, "kind", run.Kind, "repository", t.Repository)
 	log.InfoContext(ctx, "run started")
 
-	runCtx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
+	// The heartbeat runs until the run is recorded, landing included (a
+	// slow push must not look like a dead replica); it cancels runCtx, and
+	// so the agent, when the store says the run was cancelled or
+	// interrupted.
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	beatCtx, stopBeat := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); d.heartbeat(runCtx, run.ID, stop) }()
+	go func() { defer wg.Done(); d.heartbeat(beatCtx, run.ID, stopRun) }()
+	defer func() { stopBeat(); wg.Wait() }()
 
 	logBuf := &boundedLog{max: maxLogBytes}
 	out, runErr := d.execute(runCtx, t, run, logBuf, limits.WallTime)
-	stop(nil)
-	wg.Wait()
-
 	if out != nil && out.Pending && runErr == nil {
 		return nil // the actions runner reports back through the API
 	}
@@ -165,16 +169,45 @@ func (d *Dispatcher) finish(ctx context.Context, t store.Task, run store.Run, ou
 		return d.fail(ctx, t, run.ID, runErr.Error(), log)
 	}
 	upd.State, upd.HeadSHA = RunSucceeded, result.headSHA
-	if err := d.store.FinishRun(ctx, run.ID, upd, RunRunning); err != nil {
-		if errors.Is(err, store.ErrStale) {
-			return d.sync(ctx, t.ID)
+	// The run's verdict and the task's move commit together, and only if
+	// neither changed while the change was landing (a cancel, the sweep).
+	err = d.move(ctx, t, result.next, "agentgate", result.reason, "", func(tx *store.Tx, t store.Task) error {
+		if err := tx.FinishRun(ctx, run.ID, upd, RunRunning); err != nil {
+			return err
 		}
-		return err
+		if result.then != nil {
+			return result.then(tx, t)
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrStale) {
+		upd.State = ""
+		_ = d.store.FinishRun(ctx, run.ID, upd, RunCancelled, RunInterrupted, RunFailed)
+		d.undoLanding(ctx, t, run, result)
+		return d.sync(ctx, t.ID)
 	}
-	if err := d.move(ctx, t, result.next, "agentgate", result.reason, "", result.then); err != nil && !errors.Is(err, store.ErrStale) {
+	if err != nil {
 		return err
 	}
 	return d.sync(ctx, t.ID)
+}
+
+// undoLanding takes back what a run landed after its task was cancelled,
+// closed or failed meanwhile: a pull request this run opened is closed and
+// its branch deleted, so nothing is left that no task tracks.
+func (d *Dispatcher) undoLanding(ctx context.Context, t store.Task, run store.Run, result landing) {
+	if run.Kind != KindImplement || t.PullNumber != 0 || result.pull == 0 {
+		return
+	}
+	client, err := d.gh.Installation(t.InstallationID)
+	if err != nil {
+		return
+	}
+	owner, name, _ := strings.Cut(t.Repository, "/")
+	if _, _, err := client.PullRequests.Edit(ctx, owner, name, result.pull, &github.PullRequest{State: github.Ptr("closed")}); err != nil {
+		d.log.WarnContext(ctx, "could not close the pull request of a stopped task", "task", t.ID, "pull", result.pull, "err", err)
+	}
+	d.deleteBranch(ctx, client, t)
 }
 
 // judge turns how the agent process ended into an error for people.
@@ -211,18 +244,20 @@ func (d *Dispatcher) fail(ctx context.Context, t store.Task, runID, reason, log 
 	if err != nil {
 		return err
 	}
-	msg := fmt.Sprintf("❌ Run `%s` of task `%s` failed: %s.\n\n", runID, t.ID, strings.TrimSuffix(reason, "."))
+	msg := fmt.Sprintf("❌ Run `%s` of task `%s` failed: %s\n\n", runID, t.ID, quote(reason))
 	if tail := logTail(log, 30, 3000); strings.TrimSpace(tail) != "" {
 		msg += "<details><summary>Last lines of the log</summary>\n\n" + fence(tail) + "\n</details>\n\n"
 	}
 	msg += "Comment `/agent retry` to run it again."
-	if err := d.reply(ctx, client, Repo{FullName: t.Repository}, t.IssueNumber, msg); err != nil {
-		return err
-	}
 	if t.PullNumber == 0 {
 		d.deleteBranch(ctx, client, t)
 	}
-	return d.sync(ctx, t.ID)
+	// The progress comment first: it is the record people look at; the
+	// failure comment is the notification.
+	if err := d.sync(ctx, t.ID); err != nil {
+		return err
+	}
+	return d.reply(ctx, client, Repo{FullName: t.Repository}, t.IssueNumber, msg)
 }
 
 // landing is what a successful run leads to.
@@ -230,6 +265,7 @@ type landing struct {
 	next    State
 	reason  string
 	headSHA string
+	pull    int // the pull request the run opened or updated
 	then    func(tx *store.Tx, t store.Task) error
 }
 
@@ -253,7 +289,10 @@ func (d *Dispatcher) landPlan(ctx context.Context, client *github.Client, t stor
 	if len(out.PlanMarkdown) == 0 {
 		return landing{}, errors.New("the agent wrote no plan.md in its output directory")
 	}
-	p, err := plan.Parse(out.PlanMarkdown)
+	// What the approver reads must be all the plan says: HTML comments and
+	// invisible characters (which GitHub does not show) are removed before
+	// the plan is parsed, digested and posted.
+	p, err := plan.Parse([]byte(untrusted.Clean(string(out.PlanMarkdown))))
 	if err != nil {
 		return landing{}, fmt.Errorf("the agent's plan.md is not usable: %w", err)
 	}
@@ -262,8 +301,12 @@ func (d *Dispatcher) landPlan(ctx context.Context, client *github.Client, t stor
 		return landing{}, err
 	}
 	owner, name, _ := strings.Cut(t.Repository, "/")
-	body := fmt.Sprintf("### 📝 Plan `%s` for #%d\n\n%s\n\n---\nsha256 `%s` · written by run `%s`\n\nTo approve exactly this plan, a person with write access comments:\n\n```\n/agent approve %s\n```\n\nA new plan needs a new approval; `/agent plan` asks for one.",
-		p.ID, t.IssueNumber, strings.TrimRight(p.Body, "\n"), p.SHA256, run.ID, p.ID)
+	var scope []string
+	for _, path := range p.Paths {
+		scope = append(scope, quote(path))
+	}
+	body := fmt.Sprintf("### 📝 Plan `%s` for #%d\n\n%s\n\n---\n**Approving it lets the agent change only:** %s\n\nsha256 `%s` · written by run `%s`\n\nTo approve exactly this plan, a person with write access comments:\n\n```\n/agent approve %s\n```\n\nA new plan needs a new approval; `/agent plan` asks for one.",
+		p.ID, t.IssueNumber, strings.TrimRight(p.Body, "\n"), strings.Join(scope, ", "), p.SHA256, run.ID, p.ID)
 	c, _, err := client.Issues.CreateComment(ctx, owner, name, t.IssueNumber, &github.IssueComment{Body: github.Ptr(body)})
 	if err != nil {
 		return landing{}, fmt.Errorf("post plan %s: %w", p.ID, err)

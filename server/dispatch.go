@@ -98,7 +98,10 @@ func (h *DispatchTrigger) Handle(ctx context.Context, ev webhook.Event) error {
 			return fmt.Errorf("%w: %v", webhook.ErrPermanent, err)
 		}
 		run := p.GetWorkflowRun()
-		return h.dispatcher.WorkflowCompleted(ctx, run.GetDisplayTitle(), run.GetConclusion(), run.GetHTMLURL())
+		return h.dispatcher.WorkflowCompleted(ctx, dispatch.WorkflowRun{
+			Repository: p.GetRepo().GetFullName(), Event: run.GetEvent(), Path: run.GetPath(),
+			Title: run.GetDisplayTitle(), Conclusion: run.GetConclusion(), URL: run.GetHTMLURL(),
+		})
 	case "pull_request":
 		var p github.PullRequestEvent
 		if err := ev.Decode(&p); err != nil {

@@ -285,9 +285,20 @@ func scanTask(r row) (Task, error) {
 
 // --- plans ---
 
+// ErrPlanIDCollision is returned when a task already has a different plan
+// under the same short id: approving by that id would be ambiguous.
+var ErrPlanIDCollision = errors.New("another plan of the task has the same id")
+
 // InsertPlan records a plan; the same plan (same digest, so same id) for
 // the same task again is not an error and changes nothing.
 func (q Queries) InsertPlan(ctx context.Context, p Plan) error {
+	var existing string
+	switch err := q.q.queryRow(ctx, `SELECT sha256 FROM plans WHERE task_id = ? AND id = ?`, p.TaskID, p.ID).Scan(&existing); {
+	case err == nil && existing != p.SHA256:
+		return fmt.Errorf("record plan %s of task %s: %w", p.ID, p.TaskID, ErrPlanIDCollision)
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return fmt.Errorf("record plan %s of task %s: %w", p.ID, p.TaskID, err)
+	}
 	paths, _ := json.Marshal(nonNil(p.Paths))
 	acceptance, _ := json.Marshal(nonNil(p.Acceptance))
 	_, err := q.q.exec(ctx, `INSERT INTO plans (task_id, id, sha256, body, paths, acceptance, run_id, comment_id, created_at)
@@ -496,7 +507,7 @@ func (q Queries) FinishRun(ctx context.Context, id string, u RunUpdate, states .
 		agent = CASE WHEN ? = '' THEN agent ELSE ? END, agent_version = CASE WHEN ? = '' THEN agent_version ELSE ? END,
 		model = CASE WHEN ? = '' THEN model ELSE ? END, prompt_sha256 = CASE WHEN ? = '' THEN prompt_sha256 ELSE ? END,
 		base_sha = CASE WHEN ? = '' THEN base_sha ELSE ? END, head_sha = CASE WHEN ? = '' THEN head_sha ELSE ? END,
-		exit_code = ?, error = ?, input_tokens = ?, output_tokens = ?, cost_micro_usd = ?,
+		exit_code = ?, error = CASE WHEN ? = '' THEN error ELSE ? END, input_tokens = ?, output_tokens = ?, cost_micro_usd = ?,
 		log = CASE WHEN ? = 1 THEN ? ELSE log END, finished_at = ?
 		WHERE id = ?`
 	logSet, logText := 0, ""
@@ -505,7 +516,7 @@ func (q Queries) FinishRun(ctx context.Context, id string, u RunUpdate, states .
 	}
 	args := []any{u.State, u.State, u.Agent, u.Agent, u.AgentVersion, u.AgentVersion, u.Model, u.Model,
 		u.PromptSHA256, u.PromptSHA256, u.BaseSHA, u.BaseSHA, u.HeadSHA, u.HeadSHA,
-		u.ExitCode, u.Error, u.InputTokens, u.OutputTokens, u.CostMicroUSD, logSet, logText, millis(u.FinishedAt), id}
+		u.ExitCode, u.Error, u.Error, u.InputTokens, u.OutputTokens, u.CostMicroUSD, logSet, logText, millis(u.FinishedAt), id}
 	if len(states) > 0 {
 		query += ` AND state IN (?` + repeatPlaceholder(len(states)-1) + `)`
 		for _, s := range states {

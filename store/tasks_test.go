@@ -148,6 +148,11 @@ func TestPlansBindApprovalToDigest(t *testing.T) {
 			if err := st.InsertPlan(ctx, p); err != nil {
 				t.Fatalf("inserting the same plan again: %v", err)
 			}
+			other := p
+			other.SHA256, other.Body = "0123abcd"+"11", "# Another plan\n"
+			if err := st.InsertPlan(ctx, other); !errors.Is(err, store.ErrPlanIDCollision) {
+				t.Fatalf("a different plan under the same id: %v, want ErrPlanIDCollision", err)
+			}
 			if err := st.ApprovePlan(ctx, "t-1", p.ID, "ffff", "bob", now); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("approval with another digest = %v, want ErrNotFound", err)
 			}
@@ -210,6 +215,10 @@ func TestRunsClaimHeartbeatAndStaleness(t *testing.T) {
 			err = st.FinishRun(ctx, "r-1", store.RunUpdate{State: "succeeded", FinishedAt: now.Add(2 * time.Minute)}, "running")
 			if !errors.Is(err, store.ErrStale) {
 				t.Fatalf("late FinishRun = %v, want ErrStale", err)
+			}
+			// Recording the log of an interrupted run keeps its reason.
+			if err := st.FinishRun(ctx, "r-1", store.RunUpdate{Log: &log, FinishedAt: now.Add(2 * time.Minute)}, "interrupted"); err != nil {
+				t.Fatal(err)
 			}
 			if state, _ := st.HeartbeatRun(ctx, "r-1", "replica-a", now.Add(2*time.Minute)); state != "interrupted" {
 				t.Fatalf("heartbeat after interruption reports %q", state)

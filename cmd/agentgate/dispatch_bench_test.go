@@ -60,7 +60,7 @@ func BenchmarkDispatchLabelToAgent(b *testing.B) {
 			b.StartTimer()
 			m.samples = append(m.samples, world.dispatch(b, ag))
 			b.StopTimer()
-			m.mirrorKB = append(m.mirrorKB, float64(duKB(b, filepath.Join(ag.dataDir, "work", "mirrors"))))
+			m.mirrorKB = append(m.mirrorKB, float64(duKB(b, filepath.Join(ag.workDir, "mirrors"))))
 			ag.p.stop()
 			b.StartTimer()
 		}
@@ -141,6 +141,7 @@ func newDispatchBench(b *testing.B) *dispatchBench {
 type benchAgentgate struct {
 	p       *process
 	dataDir string
+	workDir string // mirrors and runs
 	st      *store.Store
 }
 
@@ -149,9 +150,17 @@ type benchAgentgate struct {
 func (w *dispatchBench) start(b *testing.B) *benchAgentgate {
 	b.Helper()
 	ag := &benchAgentgate{dataDir: b.TempDir()}
+	ag.workDir = filepath.Join(ag.dataDir, "work")
 	env := benchEnv(b, w.fake, ag.dataDir, "")
 	env["AGENTGATE_PUBLIC_URL"] = "http://agentgate.example"
 	env["AGENTGATE_GITHUB_WEB_URL"] = w.fake.WebURL()
+	// AGENTGATE_TEST_WORK_DIR puts mirrors and runs elsewhere, e.g. on a
+	// tmpfs, to measure what the checkout costs on another filesystem.
+	if dir := os.Getenv("AGENTGATE_TEST_WORK_DIR"); dir != "" {
+		ag.workDir = filepath.Join(dir, filepath.Base(filepath.Dir(ag.dataDir))+filepath.Base(ag.dataDir))
+		env["AGENTGATE_DISPATCH_WORK_DIR"] = ag.workDir
+		b.Cleanup(func() { _ = os.RemoveAll(ag.workDir) })
+	}
 	ag.p = startWith(b, env, "--config", w.cfgFile)
 	w.fake.SetWebhookURL(ag.p.url + "/api/github/hook")
 	ag.st = openStore(b, "sqlite", filepath.Join(ag.dataDir, "agentgate.db"))
@@ -228,7 +237,7 @@ func (w *dispatchBench) dispatch(b *testing.B, ag *benchAgentgate) dispatchSampl
 		return err == nil && task.State == "pr_open"
 	})
 	ag.wait(b, "the run directory to be removed", func() bool {
-		_, err := os.Lstat(filepath.Join(ag.dataDir, "work", "runs", runID))
+		_, err := os.Lstat(filepath.Join(ag.workDir, "runs", runID))
 		return os.IsNotExist(err)
 	})
 

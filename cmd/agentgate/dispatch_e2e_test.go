@@ -607,10 +607,22 @@ func TestDispatchActionsRunner(t *testing.T) {
 	w.label(40, "agent:quick", "alice")
 	waitFor(t, 30*time.Second, "a second workflow dispatch", func() bool { return len(w.fake.WorkflowDispatches(dispatchRepo)) == 2 })
 	second := w.fake.WorkflowDispatches(dispatchRepo)[1].Inputs["run_id"].(string)
+	// A run named like ours but started otherwise (a pull request's
+	// workflow, say) changes nothing.
+	w.send("workflow_run", map[string]any{"action": "completed", "workflow_run": map[string]any{
+		"id": 98, "name": "evil", "display_title": "agentgate " + second, "status": "completed", "conclusion": "failure",
+		"event": "pull_request", "path": ".github/workflows/evil.yml",
+		"html_url": "https://github.com/octo-org/hello-world/actions/runs/98"}})
+	time.Sleep(time.Second) // the queue polls every 50 ms; the evil run has been handled by now
+	if tk, _ := st.LatestTaskOfIssue(context.Background(), dispatchRepo, 40); tk.State != "implementing" {
+		t.Fatalf("a workflow run that only borrowed our run's name moved the task to %s", tk.State)
+	}
 	w.send("workflow_run", map[string]any{"action": "completed", "workflow_run": map[string]any{
 		"id": 99, "name": "agentgate", "display_title": "agentgate " + second, "status": "completed", "conclusion": "failure",
+		"event": "workflow_dispatch", "path": ".github/workflows/agentgate.yml",
 		"html_url": "https://github.com/octo-org/hello-world/actions/runs/99"}})
 	w.task(st, 40, "task failed", func(t store.Task) bool { return t.State == "failed" })
+
 	w.waitComment(40, "actions/runs/99 ended (failure) without posting a result")
 }
 
