@@ -14,15 +14,11 @@ import (
 	"github.com/agentgate/agentgate/store"
 )
 
-// prepare gathers the task for a run: the issue (fetched now, so an edit
-// since the label is seen), the approved plan, the instructions, and the
-// prompt whose digest the provenance records.
+// prepare gathers the task for a run: the issue as it was when the task
+// started (an edit after a person approved the plan must not change what
+// the agent is told), the approved plan, the instructions, and the prompt
+// whose digest the provenance records.
 func (d *Dispatcher) prepare(ctx context.Context, client *github.Client, t store.Task, run store.Run) (*Job, error) {
-	owner, name, _ := strings.Cut(t.Repository, "/")
-	issue, _, err := client.Issues.Get(ctx, owner, name, t.IssueNumber)
-	if err != nil {
-		return nil, fmt.Errorf("read issue %s#%d: %w", t.Repository, t.IssueNumber, err)
-	}
 	var approved *store.Plan
 	if t.ApprovedPlanID != "" && run.Kind != KindPlan {
 		p, err := d.store.GetPlan(ctx, t.ID, t.ApprovedPlanID)
@@ -44,7 +40,7 @@ func (d *Dispatcher) prepare(ctx context.Context, client *github.Client, t store
 		rev = "refs/heads/" + base
 	}
 	files := TaskFiles{
-		Issue: untrusted.Wrap("issue", "@"+issue.GetUser().GetLogin(), "# "+issue.GetTitle()+"\n\n"+issue.GetBody()),
+		Issue: untrusted.Wrap("issue", "@"+t.IssueAuthor, "# "+t.IssueTitle+"\n\n"+t.IssueBody),
 	}
 	if approved != nil {
 		files.Plan = approved.Body

@@ -29,7 +29,8 @@ func (d *Dispatcher) start(ctx context.Context, client *github.Client, o Origin,
 	id := newID("t-")
 	t := store.Task{
 		ID: id, InstallationID: o.InstallationID, Repository: repo.FullName, RepositoryID: repo.ID,
-		IssueNumber: issue.Number, IssueTitle: issue.Title, State: string(Queued), Quick: quick,
+		IssueNumber: issue.Number, IssueTitle: issue.Title, IssueBody: issue.Body, IssueAuthor: issue.Author,
+		State: string(Queued), Quick: quick,
 		Requester: o.Sender.Login, RequesterID: o.Sender.ID, TriggerKind: triggerKind, TriggerDelivery: o.DeliveryID,
 		Agent: ag.Name, Runner: runner, Branch: fmt.Sprintf("agent/issue-%d-%s", issue.Number, id[2:10]),
 		CreatedAt: now, UpdatedAt: now,

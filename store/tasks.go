@@ -20,6 +20,8 @@ type Task struct {
 	RepositoryID    int64
 	IssueNumber     int
 	IssueTitle      string
+	IssueBody       string // snapshot when the task started
+	IssueAuthor     string
 	State           string
 	Active          bool
 	Quick           bool
@@ -97,7 +99,7 @@ type Run struct {
 	FinishedAt   time.Time
 }
 
-const taskColumns = `id, installation_id, repository, repository_id, issue_number, issue_title, state, active, quick,
+const taskColumns = `id, installation_id, repository, repository_id, issue_number, issue_title, issue_body, issue_author, state, active, quick,
 	requester, requester_id, trigger_kind, trigger_delivery, agent, runner, branch, pull_number, plan_id,
 	approved_plan_id, status_comment_id, reason, created_at, updated_at`
 
@@ -106,9 +108,9 @@ const taskColumns = `id, installation_id, repository, repository_id, issue_numbe
 // writes nothing. Run it in a transaction.
 func (q Queries) InsertTask(ctx context.Context, t Task, ev TaskEvent) (inserted bool, err error) {
 	n, err := q.q.exec(ctx, `INSERT INTO tasks (`+taskColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
-		t.ID, t.InstallationID, t.Repository, t.RepositoryID, t.IssueNumber, t.IssueTitle, t.State, boolInt(t.Quick),
+		t.ID, t.InstallationID, t.Repository, t.RepositoryID, t.IssueNumber, t.IssueTitle, t.IssueBody, t.IssueAuthor, t.State, boolInt(t.Quick),
 		t.Requester, t.RequesterID, t.TriggerKind, t.TriggerDelivery, t.Agent, t.Runner, t.Branch, t.PullNumber, t.PlanID,
 		t.ApprovedPlanID, t.StatusCommentID, t.Reason, millis(t.CreatedAt), millis(t.UpdatedAt))
 	if err != nil {
@@ -273,7 +275,7 @@ func scanTask(r row) (Task, error) {
 		active, quick    int
 		created, updated int64
 	)
-	if err := r.Scan(&t.ID, &t.InstallationID, &t.Repository, &t.RepositoryID, &t.IssueNumber, &t.IssueTitle, &t.State,
+	if err := r.Scan(&t.ID, &t.InstallationID, &t.Repository, &t.RepositoryID, &t.IssueNumber, &t.IssueTitle, &t.IssueBody, &t.IssueAuthor, &t.State,
 		&active, &quick, &t.Requester, &t.RequesterID, &t.TriggerKind, &t.TriggerDelivery, &t.Agent, &t.Runner, &t.Branch,
 		&t.PullNumber, &t.PlanID, &t.ApprovedPlanID, &t.StatusCommentID, &t.Reason, &created, &updated); err != nil {
 		return Task{}, err

@@ -154,9 +154,13 @@ func (w *dispatchWorld) addIssue(n int, title, body string) {
 // label sends issues.labeled for issue n.
 func (w *dispatchWorld) label(n int, label, sender string) {
 	w.t.Helper()
+	is, ok := w.fake.Issue(dispatchRepo, n)
+	if !ok {
+		w.t.Fatalf("no issue #%d on the fake", n)
+	}
 	w.send("issues", map[string]any{
 		"action": "labeled", "label": map[string]any{"name": label},
-		"issue":  map[string]any{"number": n, "title": "Greet the reader", "body": "Please greet.", "user": user("alice", 11)},
+		"issue":  map[string]any{"number": n, "title": is.Title, "body": is.Body, "user": user(is.User.Login, 11)},
 		"sender": user(sender, 11),
 	})
 }
@@ -396,8 +400,8 @@ func TestDispatchLifecycle(t *testing.T) {
 			t.Errorf("the agent saw %s", leaked)
 		}
 	}
-	if strings.Contains(log, "ignore all previous instructions") {
-		t.Error("the HTML comment hidden in the issue reached the agent")
+	if !strings.Contains(log, "issue.md: Please greet.") || strings.Contains(log, "ignore all previous instructions") {
+		t.Errorf("the agent did not get the issue text, or got the HTML comment hidden in it:\n%s", log)
 	}
 
 	// 6. A revision: a second commit on the same branch, the block counts it.

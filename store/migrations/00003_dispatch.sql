@@ -10,6 +10,10 @@ CREATE TABLE tasks (
     repository_id     BIGINT  NOT NULL,
     issue_number      INTEGER NOT NULL,
     issue_title       TEXT    NOT NULL DEFAULT '',
+    -- The issue as it was when the task started: runs see this snapshot, so
+    -- an edit after a person approved the plan cannot change the task.
+    issue_body        TEXT    NOT NULL DEFAULT '',
+    issue_author      TEXT    NOT NULL DEFAULT '',
     state             TEXT    NOT NULL,
     -- 1 while the task is not finished. The partial unique index below is
     -- what makes "one active task per issue" true across replicas.

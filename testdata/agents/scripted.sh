@@ -21,6 +21,7 @@ if [ -n "${2:-}" ]; then
 fi
 env | cut -d= -f1 | sort | sed 's/^/probe-env: /'
 grep -q "untrusted" "$task/issue.md" && echo "probe: issue marked untrusted"
+sed 's/^/issue.md: /' "$task/issue.md"
 
 case "$AGENTGATE_RUN_KIND" in
 plan)
