@@ -108,11 +108,7 @@ func (d *Dispatcher) ExternalTaskFor(ctx context.Context, runID, token string) (
 	if err != nil {
 		return nil, err
 	}
-	client, err := d.gh.Installation(t.InstallationID)
-	if err != nil {
-		return nil, err
-	}
-	job, err := d.prepare(ctx, client, t, run)
+	job, err := d.prepare(ctx, t, run)
 	if err != nil {
 		return nil, err
 	}

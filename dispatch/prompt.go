@@ -18,7 +18,11 @@ import (
 // started (an edit after a person approved the plan must not change what
 // the agent is told), the approved plan, the instructions, and the prompt
 // whose digest the provenance records.
-func (d *Dispatcher) prepare(ctx context.Context, client *github.Client, t store.Task, run store.Run) (*Job, error) {
+func (d *Dispatcher) prepare(ctx context.Context, t store.Task, run store.Run) (*Job, error) {
+	client, err := d.gh.Installation(t.InstallationID)
+	if err != nil {
+		return nil, err
+	}
 	var approved *store.Plan
 	if t.ApprovedPlanID != "" && run.Kind != KindPlan {
 		p, err := d.store.GetPlan(ctx, t.ID, t.ApprovedPlanID)

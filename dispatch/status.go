@@ -226,8 +226,9 @@ func logTail(log string, lines, maxBytes int) string {
 	return out
 }
 
-// fence puts text in a code block no backtick run inside it can close.
-func fence(text string) string {
+// longestBacktickRun is the length of the longest run of backticks in
+// text: a code span or block must be delimited by a longer one.
+func longestBacktickRun(text string) int {
 	longest, run := 0, 0
 	for _, r := range text {
 		if r == '`' {
@@ -237,7 +238,12 @@ func fence(text string) string {
 			run = 0
 		}
 	}
-	f := strings.Repeat("`", max(3, longest+1))
+	return longest
+}
+
+// fence puts text in a code block no backtick run inside it can close.
+func fence(text string) string {
+	f := strings.Repeat("`", max(3, longestBacktickRun(text)+1))
 	return f + "text\n" + text + "\n" + f
 }
 
@@ -253,15 +259,6 @@ func quote(text string) string {
 	if text == "" {
 		return "``"
 	}
-	longest, run := 0, 0
-	for _, r := range text {
-		if r == '`' {
-			run++
-			longest = max(longest, run)
-		} else {
-			run = 0
-		}
-	}
-	f := strings.Repeat("`", longest+1)
+	f := strings.Repeat("`", longestBacktickRun(text)+1)
 	return f + " " + text + " " + f
 }

@@ -107,11 +107,7 @@ func (d *Dispatcher) execute(ctx context.Context, t store.Task, run store.Run, l
 	if !ok {
 		return nil, fmt.Errorf("runner %q is not available on this server", t.Runner)
 	}
-	client, err := d.gh.Installation(t.InstallationID)
-	if err != nil {
-		return nil, err
-	}
-	job, err := d.prepare(ctx, client, t, run)
+	job, err := d.prepare(ctx, t, run)
 	if err != nil {
 		return nil, err
 	}
