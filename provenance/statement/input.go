@@ -38,7 +38,10 @@ type Input struct {
 
 	Plan Plan // zero when the task skipped plan approval
 
-	PromptSHA256    string // 64 hex digits; the digest of what the agent was given
+	// PromptSHA256 is the digest of what the agent was given (64 hex
+	// digits). Optional: a pull request from an agent agentgate did not run
+	// may not say; the VSA then does not claim ORG_SOURCE_AGENTGATE_PROVENANCE.
+	PromptSHA256 string
 	IssueTextSHA256 string // optional: the digest of the issue text handed to the agent
 
 	BaseSHA string // the base branch commit the change was made from
@@ -160,7 +163,7 @@ func (in *Input) Validate() error {
 			return bad("%s is empty", f.name)
 		}
 	}
-	if !sha256Hex.MatchString(in.PromptSHA256) {
+	if in.PromptSHA256 != "" && !sha256Hex.MatchString(in.PromptSHA256) {
 		return bad("prompt sha256 %q is not 64 lower-case hex digits", in.PromptSHA256)
 	}
 	if in.IssueTextSHA256 != "" && !sha256Hex.MatchString(in.IssueTextSHA256) {

@@ -207,7 +207,9 @@ func provenance(in *Input) (*Statement, error) {
 		}
 		deps = append(deps, d)
 	}
-	deps = append(deps, &intoto.ResourceDescriptor{Name: "prompt", Digest: map[string]string{"sha256": in.PromptSHA256}})
+	if in.PromptSHA256 != "" {
+		deps = append(deps, &intoto.ResourceDescriptor{Name: "prompt", Digest: map[string]string{"sha256": in.PromptSHA256}})
+	}
 	if in.Plan.ID != "" {
 		ann, err := structpb.NewStruct(map[string]any{"id": in.Plan.ID})
 		if err != nil {
@@ -465,7 +467,13 @@ func verificationSummary(in *Input, inputs []*Statement) (*Statement, error) {
 
 // verifiedLevels lists the ORG_SOURCE_* properties the input shows.
 func verifiedLevels(in *Input) []string {
-	levels := []string{PropertyPolicyPassed, PropertyAgentProvenance}
+	var levels []string
+	if in.Gate.Passed {
+		levels = append(levels, PropertyPolicyPassed)
+	}
+	if in.PromptSHA256 != "" {
+		levels = append(levels, PropertyAgentProvenance)
+	}
 	if in.Plan.ID != "" && in.Plan.ApprovedBy != "" {
 		levels = append(levels, PropertyPlanApproved)
 	}

@@ -225,6 +225,21 @@ func TestVSAVerdict(t *testing.T) {
 			t.Errorf("result %v levels %v, want PASSED %v", p["verificationResult"], levels(p), want)
 		}
 	})
+	t.Run("no prompt digest: no provenance property, no prompt dependency", func(t *testing.T) {
+		in := input()
+		in.Checks[1].Conclusion = "success"
+		in.PromptSHA256 = ""
+		sts, err := statement.Build(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(levels(vsaPredicate(t, sts[len(sts)-1])), statement.PropertyAgentProvenance) {
+			t.Errorf("VSA claims %s without a prompt digest", statement.PropertyAgentProvenance)
+		}
+		if strings.Contains(string(sts[0].Payload), `"name":"prompt"`) {
+			t.Errorf("provenance lists a prompt dependency without a digest: %s", sts[0].Payload)
+		}
+	})
 	t.Run("failed gate: FAILED, why, no levels", func(t *testing.T) {
 		in := input()
 		in.Gate.Passed = false
