@@ -32,8 +32,16 @@
 //     git. Pull requests the app opens get their commits and files from git.
 //   - Issues, comments (the app's as "<slug>[bot]"), reactions, labels, review comments,
 //     users and workflow dispatches work as the app's dispatch needs them, with GitHub's
-//     permission checks and errors. The fake sends no webhooks of its own: a test sends
-//     those it wants ([Payload] has templates for the events agentgate handles).
+//     permission checks and errors.
+//   - Pull requests merge with real git (merge, squash or rebase; PUT .../merge for the app,
+//     [Server.MergePull] for a person), commit objects are readable
+//     (GET .../git/commits/{sha}), people submit reviews ([Server.SubmitReview]) and the app
+//     can store artifact attestations (POST .../attestations, read back with
+//     [Server.Attestations] or GET .../attestations/{subject_digest}).
+//   - The fake sends webhooks of its own only for what happens on it: a merge (pull_request
+//     closed with merged true, then push) and a submitted review (pull_request_review);
+//     their payloads are checked against GitHub's webhook schemas. Any other webhook a test
+//     sends itself ([Payload] has templates for the events agentgate handles).
 //
 // What the package must not do: it is test-only and must never be imported by non-test code
 // of the agentgate binary; it holds no global mutable state except the parsed, read-only

@@ -77,6 +77,12 @@ func (s *Server) pullJSONLocked(inst *installation, repo Repo, pr *PullRequest, 
 	}
 	if pr.Merged {
 		mergedAt, mergeSHA = updated, gitBlobSHA("merge:"+pr.Head.SHA)
+		if !pr.MergedAt.IsZero() {
+			mergedAt, closedAt = ts(pr.MergedAt), ts(pr.MergedAt)
+		}
+		if pr.MergeCommitSHA != "" {
+			mergeSHA = pr.MergeCommitSHA
+		}
 	}
 	out := map[string]any{
 		"url": self, "id": id, "node_id": nodeID("PullRequest", id), "html_url": html,
@@ -111,6 +117,9 @@ func (s *Server) pullJSONLocked(inst *installation, repo Repo, pr *PullRequest, 
 	out["rebaseable"] = nil
 	out["mergeable_state"] = "unknown"
 	out["merged_by"] = nil
+	if pr.Merged && pr.MergedBy.Login != "" {
+		out["merged_by"] = s.userJSON(pr.MergedBy)
+	}
 	d := s.repoLocked(repo.FullName)
 	out["comments"] = len(d.issueComments(pr.Number))
 	out["review_comments"] = len(d.pullReviewComments(pr.Number))

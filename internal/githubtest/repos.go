@@ -68,6 +68,12 @@ type PullRequest struct {
 	Labels []string
 	State  string // "open" (default) or "closed"
 	Merged bool
+	// Set when the pull request is merged on the fake (MergePull, PUT .../merge); for a
+	// merged pull request a test adds, merged_at is its updated_at and merge_commit_sha
+	// is made up.
+	MergedAt       time.Time
+	MergedBy       Account
+	MergeCommitSHA string
 	// Files are the changed files, in the order the API lists them.
 	Files []PullFile
 	// Commits are the pull request's commits, oldest first.
@@ -211,6 +217,7 @@ type repoData struct {
 	reactions      map[string][]reaction
 	workflows      map[string]int64 // registered workflow file → ID, see actions.go
 	dispatches     []WorkflowDispatch
+	attestations   []*Attestation // oldest first, see attestations.go
 }
 
 // touchLocked records a change to a pull request: its updated_at and its place in

@@ -209,7 +209,11 @@ func (s *Server) routes() {
 	s.handle("GET /repos/{owner}/{repo}/pulls/comments/{comment_id}", authInstallation, s.getReviewComment)
 	s.handle("POST /repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions", authInstallation, s.reactToReviewComment)
 	s.handle("GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}/comments", authInstallation, s.listReviewComments)
+	s.handle("PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge", authInstallation, s.mergePullRequest)
 	s.handle("DELETE /repos/{owner}/{repo}/git/refs/{ref}", authInstallation, s.deleteRef)
+	s.handle("GET /repos/{owner}/{repo}/git/commits/{commit_sha}", authInstallation, s.getGitCommit)
+	s.handle("POST /repos/{owner}/{repo}/attestations", authInstallation, s.createAttestation)
+	s.handle("GET /repos/{owner}/{repo}/attestations/{subject_digest}", authInstallation, s.listAttestations)
 	s.handle("GET /repos/{owner}/{repo}/issues/{issue_number}", authInstallation, s.getIssue)
 	s.handle("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", authInstallation, s.listIssueComments)
 	s.handle("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", authInstallation, s.createIssueComment)
@@ -226,6 +230,8 @@ func (s *Server) routes() {
 	// github.com web pages (not API operations; not validated against the description).
 	s.web.HandleFunc("POST /settings/apps/new", s.newAppFromManifest)
 	s.web.HandleFunc("POST /organizations/{org}/settings/apps/new", s.newAppFromManifest)
+	// Attestation bundles, at the bundle_url of GET .../attestations/{subject_digest}.
+	s.web.HandleFunc("GET /_githubtest/attestations/{id}/bundle.json", s.serveAttestationBundle)
 	// Git over smart HTTP (git.go), at github.com's clone URLs.
 	s.web.HandleFunc("GET /{owner}/{repo}/info/refs", s.serveGit)
 	s.web.HandleFunc("POST /{owner}/{repo}/git-upload-pack", s.serveGit)
