@@ -1,11 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
 
 	"github.com/pressly/goose/v3"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -85,7 +87,7 @@ func (s *Store) gooseProvider() (*goose.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	p, err := goose.NewProvider(dialect, s.sqlDB, sub, goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(dialect, s.sqlDB, dialectFS{sub, s.dialect}, goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
@@ -159,3 +161,76 @@ func (s *Store) Pending(ctx context.Context) (bool, error) {
 	}
 	return len(existing) < all, nil
 }
+
+// dialectFS serves the migrations as one dialect runs them. Most SQL is
+// written once for both databases; what cannot be (triggers, a column's
+// type) goes in sections: a line "-- +agentgate sqlite" or
+// "-- +agentgate postgres" starts lines only that database runs, and
+// "-- +agentgate both" ends them. The other database's lines become
+// blank, so goose's line numbers stay right.
+type dialectFS struct {
+	fsys    fs.FS
+	dialect Dialect
+}
+
+func (d dialectFS) Open(name string) (fs.File, error) {
+	if !strings.HasSuffix(name, ".sql") {
+		return d.fsys.Open(name)
+	}
+	data, err := fs.ReadFile(d.fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	info, err := fs.Stat(d.fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	kept, err := dialectSQL(data, d.dialect)
+	if err != nil {
+		return nil, fmt.Errorf("migration %s: %w", name, err)
+	}
+	return &sqlFile{Reader: bytes.NewReader(kept), info: sqlFileInfo{info, int64(len(kept))}}, nil
+}
+
+// dialectSQL keeps the lines of a migration that dialect d runs.
+func dialectSQL(data []byte, d Dialect) ([]byte, error) {
+	lines := strings.SplitAfter(string(data), "\n")
+	var b strings.Builder
+	b.Grow(len(data))
+	keep := true
+	for i, line := range lines {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "--" && f[1] == "+agentgate" {
+			switch Dialect(f[2]) {
+			case SQLite, Postgres:
+				keep = Dialect(f[2]) == d
+			case "both":
+				keep = true
+			default:
+				return nil, fmt.Errorf("line %d: unknown section %q (want sqlite, postgres or both)", i+1, f[2])
+			}
+			b.WriteString("\n")
+			continue
+		}
+		if keep {
+			b.WriteString(line)
+		} else if strings.HasSuffix(line, "\n") {
+			b.WriteString("\n")
+		}
+	}
+	return []byte(b.String()), nil
+}
+
+type sqlFile struct {
+	*bytes.Reader
+	info fs.FileInfo
+}
+
+func (f *sqlFile) Stat() (fs.FileInfo, error) { return f.info, nil }
+
+type sqlFileInfo struct {
+	fs.FileInfo
+	size int64
+}
+
+func (i sqlFileInfo) Size() int64 { return i.size }
+func (f *sqlFile) Close() error   { return nil }

@@ -4,8 +4,9 @@
 // that knows how they differ. The durable job queue (River) keeps its tables
 // in the same database so a webhook delivery and its jobs commit together.
 //
-// The store knows rows, not GitHub or policy: it imports no other agentgate
-// package.
+// The store knows rows, not GitHub or policy: the only agentgate package it
+// imports is provenance/attestlog, the attestation log's hash chain, which
+// the auditor's CLI recomputes from the API without the store.
 package store
 
 import (
