@@ -1,6 +1,6 @@
 // Command agentgate is the merge gate and dispatcher for agent-written
-// changes. Subcommands: serve, migrate, version, policy (audit and keygen
-// join them with the attestation work).
+// changes. Subcommands: serve, migrate, version, policy, keygen, api-token,
+// audit (query, verify, export, verify-log) and attest verify.
 package main
 
 import (
@@ -93,6 +93,7 @@ func newRootCommand(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		},
 	})
 	root.AddCommand(newPolicyCommand(load, environ))
+	root.AddCommand(newAttestationCommands(load, environ)...)
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",

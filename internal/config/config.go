@@ -47,6 +47,10 @@ type Config struct {
 	Log       Log       `yaml:"log"`
 	Dispatch  Dispatch  `yaml:"dispatch"`
 
+	Signing      Signing      `yaml:"signing"`
+	Attestations Attestations `yaml:"attestations"`
+	API          API          `yaml:"api"`
+
 	// ConfigFile and Environ are what Load read, so the server can load the
 	// same way again after first-run setup saved credentials.
 	ConfigFile string   `yaml:"-"`
@@ -180,6 +184,185 @@ type Actions struct {
 	Workflow string `yaml:"workflow"`
 }
 
+// Signing configures the key that signs attestations and the keys
+// published to verify them.
+type Signing struct {
+	// KeyFile is the local ECDSA P-256 key (PKCS#8 PEM, mode 0600); empty
+	// means DataDir/signing.key, generated on first start.
+	KeyFile string `yaml:"key_file"`
+	// KMS is a sigstore KMS key reference, e.g. "hashivault://agentgate";
+	// when set the key file is not used.
+	KMS string `yaml:"kms"`
+	// ValidFrom (RFC 3339) is when the active key's validity window
+	// starts; empty means unbounded.
+	ValidFrom string `yaml:"valid_from"`
+	// RekorURL, when set, uploads every envelope to that Rekor log.
+	RekorURL string `yaml:"rekor_url"`
+	// TimestampURL, when set, asks that RFC 3161 timestamp authority to
+	// timestamp every signature.
+	TimestampURL string `yaml:"timestamp_url"`
+	// PreviousKeys are retired keys, still published so what they signed
+	// keeps verifying.
+	PreviousKeys []PreviousKey `yaml:"previous_keys"`
+}
+
+// PreviousKey is a retired signing key: its public half and the window in
+// which it signed.
+type PreviousKey struct {
+	// PublicKeyFile is a PEM "PUBLIC KEY" file (what keygen writes as .pub).
+	PublicKeyFile string `yaml:"public_key_file"`
+	// ValidFrom and ValidUntil (RFC 3339) bound when it signed; ValidFrom
+	// may be empty (unbounded), ValidUntil is required.
+	ValidFrom  string `yaml:"valid_from"`
+	ValidUntil string `yaml:"valid_until"`
+}
+
+// DefaultSigningKeyFile is the local signing key's name in the data
+// directory.
+const DefaultSigningKeyFile = "signing.key"
+
+// SigningKeyFile is the local signing key's path: signing.key_file, or
+// signing.key in the data directory.
+func (c *Config) SigningKeyFile() string {
+	if c.Signing.KeyFile != "" {
+		return c.Signing.KeyFile
+	}
+	return filepath.Join(c.DataDir, DefaultSigningKeyFile)
+}
+
+// ValidFromTime is the active key's window start (zero when unbounded).
+func (s Signing) ValidFromTime() time.Time { return parseTime(s.ValidFrom) }
+
+// ValidFromTime is the key's window start (zero when unbounded).
+func (k PreviousKey) ValidFromTime() time.Time { return parseTime(k.ValidFrom) }
+
+// ValidUntilTime is the key's window end.
+func (k PreviousKey) ValidUntilTime() time.Time { return parseTime(k.ValidUntil) }
+
+// parseTime reads a validated RFC 3339 time; "" is the zero time.
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339, s) // validated in Load
+	return t
+}
+
+// Attestations says what happens when an agent-authored change merges.
+type Attestations struct {
+	// Enabled signs and stores the attestations (default true).
+	Enabled bool `yaml:"enabled"`
+	// GitNotes also writes them to refs/notes/agentgate on the repository.
+	GitNotes bool `yaml:"git_notes"`
+	// GitHubAPI also posts them to GitHub's artifact attestation API.
+	GitHubAPI bool `yaml:"github_api"`
+}
+
+// API configures the read-only auditor API (/api/v1/attestations, /keys,
+// /log/head).
+type API struct {
+	// Tokens may read it; without any, nobody can.
+	Tokens []APIToken `yaml:"tokens"`
+}
+
+// APIToken is one API token, by its digest: the token itself is never
+// stored (`agentgate api-token` makes one and prints this entry).
+type APIToken struct {
+	// Name says whose token it is, for logs.
+	Name string `yaml:"name"`
+	// SHA256 is the hex sha256 of the token.
+	SHA256 string `yaml:"sha256"`
+	// Repos are what it may read: "owner/name", "owner/*", or "*" for
+	// every repository, spelt as GitHub spells them (compared exactly).
+	Repos []string `yaml:"repos"`
+}
+
+// Check says what is wrong with a token entry, or nil.
+func (t APIToken) Check() error {
+	if !agentName.MatchString(t.Name) {
+		return fmt.Errorf("name %q is not a token name (letters, digits, - and _, up to 40)", t.Name)
+	}
+	if !sha256Hex.MatchString(t.SHA256) {
+		return fmt.Errorf("token %s: sha256 %q is not 64 hex digits (the sha256 of the token, as `agentgate api-token` prints it)", t.Name, t.SHA256)
+	}
+	if len(t.Repos) == 0 {
+		return fmt.Errorf("token %s: repos is empty (list owner/name, owner/* or \"*\" for every repository)", t.Name)
+	}
+	for _, r := range t.Repos {
+		if err := CheckRepoPattern(r); err != nil {
+			return fmt.Errorf("token %s: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
+// CheckRepoPattern accepts "owner/name", "owner/*" and "*".
+func CheckRepoPattern(p string) error {
+	if p == "*" {
+		return nil
+	}
+	owner, name, ok := strings.Cut(p, "/")
+	if !ok || !repoPart.MatchString(owner) || (name != "*" && !repoPart.MatchString(name)) {
+		return fmt.Errorf("%q is not owner/name, owner/* or *", p)
+	}
+	return nil
+}
+
+var (
+	sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+	repoPart  = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+)
+
+// AllRepos reports whether the token may read every repository.
+func (t APIToken) AllRepos() bool {
+	for _, r := range t.Repos {
+		if r == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// Allows reports whether the token may read repo ("owner/name"). Names
+// are compared exactly, as the attestation store does: write them as
+// GitHub spells them.
+func (t APIToken) Allows(repo string) bool {
+	owner, _, _ := strings.Cut(repo, "/")
+	for _, p := range t.Repos {
+		if p == "*" || p == repo {
+			return true
+		}
+		if po, pn, _ := strings.Cut(p, "/"); pn == "*" && po == owner {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseAPITokens reads AGENTGATE_API_TOKENS: entries separated by ";",
+// each "name:sha256:repo,repo".
+func ParseAPITokens(v string) ([]APIToken, error) {
+	var out []APIToken
+	for i, entry := range strings.Split(v, ";") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		parts := strings.Split(entry, ":")
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("entry %d is not name:sha256:repo,repo", i+1)
+		}
+		t := APIToken{Name: parts[0], SHA256: parts[1]}
+		for _, r := range strings.Split(parts[2], ",") {
+			if r = strings.TrimSpace(r); r != "" {
+				t.Repos = append(t.Repos, r)
+			}
+		}
+		if err := t.Check(); err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i+1, err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
 // Log configures log/slog output.
 type Log struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -221,6 +404,7 @@ func Defaults() Config {
 			Heartbeat:     2 * time.Second,
 			SweepInterval: 10 * time.Second,
 		},
+		Attestations: Attestations{Enabled: true},
 	}
 }
 
@@ -315,6 +499,12 @@ func markSources(n *yaml.Node, prefix, file string, into map[string]string) {
 			into[key] = fmt.Sprintf("%s:%d: %s", file, n.Content[i].Line, key)
 			markSources(n.Content[i+1], key, file, into)
 		}
+	case yaml.SequenceNode:
+		for i, item := range n.Content {
+			key := fmt.Sprintf("%s[%d]", prefix, i)
+			into[key] = fmt.Sprintf("%s:%d: %s", file, item.Line, key)
+			markSources(item, key, file, into)
+		}
 	}
 }
 
@@ -336,6 +526,16 @@ func envVars() []envVar {
 				return fmt.Errorf("%q is not a duration like 30s or 5m", v)
 			}
 			*f(c) = d
+			return nil
+		}
+	}
+	boolean := func(f func(*Config) *bool) func(*Config, string) error {
+		return func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			*f(c) = b
 			return nil
 		}
 	}
@@ -397,7 +597,31 @@ func envVars() []envVar {
 		{"AGENTGATE_DISPATCH_HEARTBEAT", "dispatch.heartbeat", dur(func(c *Config) *time.Duration { return &c.Dispatch.Heartbeat })},
 		{"AGENTGATE_DISPATCH_SWEEP_INTERVAL", "dispatch.sweep_interval", dur(func(c *Config) *time.Duration { return &c.Dispatch.SweepInterval })},
 		{"AGENTGATE_DISPATCH_ACTIONS_WORKFLOW", "dispatch.actions.workflow", str(func(c *Config) *string { return &c.Dispatch.Actions.Workflow })},
+		{"AGENTGATE_SIGNING_KEY_FILE", "signing.key_file", str(func(c *Config) *string { return &c.Signing.KeyFile })},
+		{"AGENTGATE_SIGNING_KMS", "signing.kms", str(func(c *Config) *string { return &c.Signing.KMS })},
+		{"AGENTGATE_SIGNING_VALID_FROM", "signing.valid_from", str(func(c *Config) *string { return &c.Signing.ValidFrom })},
+		{"AGENTGATE_SIGNING_REKOR_URL", "signing.rekor_url", str(func(c *Config) *string { return &c.Signing.RekorURL })},
+		{"AGENTGATE_SIGNING_TIMESTAMP_URL", "signing.timestamp_url", str(func(c *Config) *string { return &c.Signing.TimestampURL })},
+		{"AGENTGATE_ATTESTATIONS_ENABLED", "attestations.enabled", boolean(func(c *Config) *bool { return &c.Attestations.Enabled })},
+		{"AGENTGATE_ATTESTATIONS_GIT_NOTES", "attestations.git_notes", boolean(func(c *Config) *bool { return &c.Attestations.GitNotes })},
+		{"AGENTGATE_ATTESTATIONS_GITHUB_API", "attestations.github_api", boolean(func(c *Config) *bool { return &c.Attestations.GitHubAPI })},
+		// Replaces api.tokens from the file.
+		{"AGENTGATE_API_TOKENS", "api.tokens", func(c *Config, v string) error {
+			tokens, err := ParseAPITokens(v)
+			if err != nil {
+				return err
+			}
+			c.API.Tokens = tokens
+			return nil
+		}},
 	}
+}
+
+// ClientEnvVarNames are variables the command-line clients read (`agentgate
+// audit`), not server settings; Load ignores them rather than refuse them
+// as unknown, so one shell can run both.
+func ClientEnvVarNames() []string {
+	return []string{"AGENTGATE_API_TOKEN", "AGENTGATE_SERVER"}
 }
 
 // EnvVarNames lists every environment variable Load understands, for docs
@@ -428,7 +652,16 @@ func (c *Config) applyEnv(environ []string) error {
 		if err := ev.set(c, v); err != nil {
 			return &Error{Key: ev.name, Reason: err.Error()}
 		}
+		// The variable replaces the setting, list items and all.
+		for k := range c.sources {
+			if strings.HasPrefix(k, ev.key+"[") || strings.HasPrefix(k, ev.key+".") {
+				delete(c.sources, k)
+			}
+		}
 		c.sources[ev.key] = ev.name
+	}
+	for _, name := range ClientEnvVarNames() {
+		known[name] = true
 	}
 	for k := range env {
 		// AGENTGATE_TEST_* belong to the test suite, not the server.
@@ -447,6 +680,18 @@ func (c *Config) keyFor(path string) string {
 	for _, ev := range envVars() {
 		if ev.key == path {
 			return ev.name + " (or " + path + " in the config file)"
+		}
+	}
+	// A setting missing from a list item or section: name the line of the
+	// nearest enclosing one that is there.
+	for parent := path; ; {
+		i := strings.LastIndexAny(parent, ".[")
+		if i <= 0 {
+			break
+		}
+		parent = parent[:i]
+		if src, ok := c.sources[parent]; ok && !strings.HasPrefix(src, "AGENTGATE_") {
+			return src + path[len(parent):]
 		}
 	}
 	return path
@@ -522,6 +767,12 @@ func (c *Config) validate() error {
 		return c.fail("reconcile.interval", "must not be negative")
 	}
 	if err := c.validateDispatch(); err != nil {
+		return err
+	}
+	if err := c.validateSigning(); err != nil {
+		return err
+	}
+	if err := c.validateAPI(); err != nil {
 		return err
 	}
 	switch c.Log.Level {
@@ -612,6 +863,85 @@ func (c *Config) validateDispatch() error {
 	}
 	if d.SweepInterval <= 0 {
 		return c.fail("dispatch.sweep_interval", "must be a positive duration, got %s", d.SweepInterval)
+	}
+	return nil
+}
+
+func (c *Config) validateSigning() error {
+	s := &c.Signing
+	if s.KMS != "" {
+		if _, ok := c.sources["signing.key_file"]; ok && s.KeyFile != "" {
+			return c.fail("signing.kms", "is set together with signing.key_file; a server signs with one key: remove one of them")
+		}
+		if !kmsRef.MatchString(s.KMS) {
+			return c.fail("signing.kms", "%q is not a KMS key reference like hashivault://agentgate", s.KMS)
+		}
+	}
+	if s.ValidFrom != "" {
+		if _, err := time.Parse(time.RFC3339, s.ValidFrom); err != nil {
+			return c.fail("signing.valid_from", "%q is not an RFC 3339 time like 2026-01-01T00:00:00Z", s.ValidFrom)
+		}
+	}
+	for path, u := range map[string]string{"signing.rekor_url": s.RekorURL, "signing.timestamp_url": s.TimestampURL} {
+		if u != "" {
+			if err := checkHTTPURL(u); err != nil {
+				return c.fail(path, "%v", err)
+			}
+		}
+	}
+	for i, k := range s.PreviousKeys {
+		path := fmt.Sprintf("signing.previous_keys[%d]", i)
+		if k.PublicKeyFile == "" {
+			return c.fail(path+".public_key_file", "is required (the retired key's PEM public key)")
+		}
+		raw, err := os.ReadFile(k.PublicKeyFile)
+		if err != nil {
+			return c.fail(path+".public_key_file", "cannot read: %v", err)
+		}
+		if !strings.Contains(string(raw), "-----BEGIN PUBLIC KEY-----") {
+			return c.fail(path+".public_key_file", "%s is not a PEM public key (-----BEGIN PUBLIC KEY-----)", k.PublicKeyFile)
+		}
+		if k.ValidFrom != "" {
+			if _, err := time.Parse(time.RFC3339, k.ValidFrom); err != nil {
+				return c.fail(path+".valid_from", "%q is not an RFC 3339 time like 2026-01-01T00:00:00Z", k.ValidFrom)
+			}
+		}
+		if k.ValidUntil == "" {
+			return c.fail(path+".valid_until", "is required: when the retired key stopped signing (RFC 3339)")
+		}
+		until, err := time.Parse(time.RFC3339, k.ValidUntil)
+		if err != nil {
+			return c.fail(path+".valid_until", "%q is not an RFC 3339 time like 2026-06-01T00:00:00Z", k.ValidUntil)
+		}
+		if from := k.ValidFromTime(); !from.IsZero() && !until.After(from) {
+			return c.fail(path+".valid_until", "%s is not after valid_from %s", k.ValidUntil, k.ValidFrom)
+		}
+	}
+	return nil
+}
+
+var kmsRef = regexp.MustCompile(`^[a-z][a-z0-9]*://\S+$`)
+
+func (c *Config) validateAPI() error {
+	names, digests := map[string]bool{}, map[string]string{}
+	for i := range c.API.Tokens {
+		t := &c.API.Tokens[i]
+		path := fmt.Sprintf("api.tokens[%d]", i)
+		if _, ok := c.sources[path]; !ok {
+			path = "api.tokens" // from AGENTGATE_API_TOKENS, or a flow list
+		}
+		if err := t.Check(); err != nil {
+			return c.fail(path, "%v", err)
+		}
+		t.SHA256 = strings.ToLower(t.SHA256)
+		if names[t.Name] {
+			return c.fail(path, "token name %q is used twice", t.Name)
+		}
+		names[t.Name] = true
+		if other, ok := digests[t.SHA256]; ok {
+			return c.fail(path, "tokens %s and %s have the same sha256 (one token, two scopes)", other, t.Name)
+		}
+		digests[t.SHA256] = t.Name
 	}
 	return nil
 }

@@ -474,3 +474,174 @@ func TestDispatchAgentChoice(t *testing.T) {
 		t.Errorf("runners %q %q", d.RepoRunner("o/locked"), d.RepoRunner("o/any"))
 	}
 }
+
+const pubPEM = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
+
+var (
+	digestA = strings.Repeat("ab", 32)
+	digestB = strings.Repeat("CD", 32)
+)
+
+func TestLoadSigningAttestationsAPI(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	oldPub := writeFile(t, dir, "old.pub", pubPEM)
+
+	cfg, err := config.Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Attestations.Enabled || cfg.Attestations.GitNotes || cfg.Attestations.GitHubAPI || len(cfg.API.Tokens) != 0 {
+		t.Errorf("defaults: attestations %+v, tokens %+v", cfg.Attestations, cfg.API.Tokens)
+	}
+	if got := cfg.SigningKeyFile(); got != filepath.Join("data", "signing.key") {
+		t.Errorf("default signing key file %q", got)
+	}
+
+	yaml := `data_dir: /srv/ag
+signing:
+  valid_from: 2026-06-01T00:00:00Z
+  rekor_url: https://rekor.example.com
+  timestamp_url: https://tsa.example.com/api/v1/timestamp
+  previous_keys:
+    - public_key_file: ` + oldPub + `
+      valid_from: 2026-01-01T00:00:00Z
+      valid_until: 2026-06-01T00:00:00Z
+attestations:
+  enabled: false
+  git_notes: true
+api:
+  tokens:
+    - name: audit-team
+      sha256: ` + digestA + `
+      repos: ["acme/*"]
+    - name: everything
+      sha256: ` + digestB + `
+      repos: ["*"]
+`
+	cfg, err = config.Load(writeFile(t, dir, "config.yaml", yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Signing
+	if cfg.SigningKeyFile() != filepath.Join("/srv/ag", "signing.key") || s.RekorURL == "" || s.TimestampURL == "" ||
+		!s.ValidFromTime().Equal(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)) || len(s.PreviousKeys) != 1 ||
+		!s.PreviousKeys[0].ValidUntilTime().Equal(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)) ||
+		!s.PreviousKeys[0].ValidFromTime().Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("signing %+v (key file %s)", s, cfg.SigningKeyFile())
+	}
+	if cfg.Attestations.Enabled || !cfg.Attestations.GitNotes || cfg.Attestations.GitHubAPI {
+		t.Errorf("attestations %+v", cfg.Attestations)
+	}
+	if len(cfg.API.Tokens) != 2 || cfg.API.Tokens[1].SHA256 != strings.ToLower(digestB) {
+		t.Fatalf("tokens %+v (digests are kept lower-case)", cfg.API.Tokens)
+	}
+	team, all := cfg.API.Tokens[0], cfg.API.Tokens[1]
+	for repo, want := range map[string]bool{"acme/web": true, "ACME/Web": false, "other/x": false, "acmeco/x": false} {
+		if team.Allows(repo) != want {
+			t.Errorf("acme/* allows %s = %v", repo, !want)
+		}
+	}
+	if team.AllRepos() || !all.AllRepos() || !all.Allows("other/x") {
+		t.Error("scope of * wrong")
+	}
+
+	// The environment overrides the file; AGENTGATE_API_TOKENS replaces
+	// the file's list.
+	cfg, err = config.Load(writeFile(t, dir, "config.yaml", yaml), []string{
+		"AGENTGATE_SIGNING_KMS=hashivault://agentgate",
+		"AGENTGATE_ATTESTATIONS_ENABLED=true",
+		"AGENTGATE_ATTESTATIONS_GITHUB_API=1",
+		"AGENTGATE_ATTESTATIONS_GIT_NOTES=false",
+		"AGENTGATE_API_TOKENS=ci:" + digestB + ":acme/web,acme/api; ops:" + digestA + ":*",
+		// What the CLI reads is not refused as an unknown server setting.
+		"AGENTGATE_API_TOKEN=agt_secret", "AGENTGATE_SERVER=https://gate.example.com",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Signing.KMS != "hashivault://agentgate" || !cfg.Attestations.Enabled || !cfg.Attestations.GitHubAPI || cfg.Attestations.GitNotes {
+		t.Errorf("env: signing %+v attestations %+v", cfg.Signing, cfg.Attestations)
+	}
+	if len(cfg.API.Tokens) != 2 || cfg.API.Tokens[0].Name != "ci" || !equalStrings(cfg.API.Tokens[0].Repos, []string{"acme/web", "acme/api"}) ||
+		cfg.API.Tokens[1].Name != "ops" || !cfg.API.Tokens[1].AllRepos() {
+		t.Errorf("env tokens %+v", cfg.API.Tokens)
+	}
+	for _, name := range []string{"AGENTGATE_SIGNING_KEY_FILE", "AGENTGATE_SIGNING_KMS", "AGENTGATE_ATTESTATIONS_GIT_NOTES", "AGENTGATE_ATTESTATIONS_GITHUB_API", "AGENTGATE_API_TOKENS"} {
+		found := false
+		for _, n := range config.EnvVarNames() {
+			found = found || n == name
+		}
+		if !found {
+			t.Errorf("%s is not a known variable", name)
+		}
+	}
+}
+
+func TestLoadSigningAPIErrors(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	pub := writeFile(t, dir, "old.pub", pubPEM)
+	notPub := writeFile(t, dir, "not.pub", "hello\n")
+	tok := func(name, digest, repos string) string {
+		return "api:\n  tokens:\n    - name: " + name + "\n      sha256: " + digest + "\n      repos: " + repos + "\n"
+	}
+	prev := func(file, from, until string) string {
+		return "signing:\n  previous_keys:\n    - public_key_file: " + file + "\n      valid_from: " + from + "\n      valid_until: " + until + "\n"
+	}
+	tests := []struct {
+		name    string
+		yaml    string
+		environ []string
+		want    []string
+	}{
+		{"kms and key file", "", []string{"AGENTGATE_SIGNING_KMS=hashivault://k", "AGENTGATE_SIGNING_KEY_FILE=/k"}, []string{"AGENTGATE_SIGNING_KMS", "signing.key_file"}},
+		{"kms not a reference", "signing:\n  kms: agentgate\n", nil, []string{"config.yaml:2: signing.kms", "hashivault://"}},
+		{"valid_from not RFC 3339", "", []string{"AGENTGATE_SIGNING_VALID_FROM=yesterday"}, []string{"AGENTGATE_SIGNING_VALID_FROM", "RFC 3339"}},
+		{"rekor url", "signing:\n  rekor_url: rekor\n", nil, []string{"config.yaml:2: signing.rekor_url"}},
+		{"timestamp url", "", []string{"AGENTGATE_SIGNING_TIMESTAMP_URL=ftp://tsa"}, []string{"AGENTGATE_SIGNING_TIMESTAMP_URL"}},
+		{"previous key without file", "signing:\n  previous_keys:\n    - valid_until: 2026-06-01T00:00:00Z\n", nil, []string{"config.yaml:3: signing.previous_keys[0].public_key_file", "required"}},
+		{"previous key missing file", prev(filepath.Join(dir, "gone.pub"), "2026-01-01T00:00:00Z", "2026-06-01T00:00:00Z"), nil, []string{"config.yaml:3: signing.previous_keys[0].public_key_file", "gone.pub"}},
+		{"previous key not a public key", prev(notPub, "2026-01-01T00:00:00Z", "2026-06-01T00:00:00Z"), nil, []string{"signing.previous_keys[0].public_key_file", "PUBLIC KEY"}},
+		{"previous key without end", "signing:\n  previous_keys:\n    - public_key_file: " + pub + "\n", nil, []string{"signing.previous_keys[0].valid_until", "required"}},
+		{"previous key bad start", prev(pub, "soon", "2026-06-01T00:00:00Z"), nil, []string{"config.yaml:4: signing.previous_keys[0].valid_from", `"soon"`}},
+		{"previous key window backwards", prev(pub, "2026-06-01T00:00:00Z", "2026-01-01T00:00:00Z"), nil, []string{"config.yaml:5: signing.previous_keys[0].valid_until", "not after"}},
+		{"attestations bool", "", []string{"AGENTGATE_ATTESTATIONS_GIT_NOTES=maybe"}, []string{"AGENTGATE_ATTESTATIONS_GIT_NOTES", "true or false"}},
+		{"yaml attestations not bool", "attestations:\n  github_api: sometimes\n", nil, []string{"config.yaml:2: attestations.github_api"}},
+		{"token digest short", tok("a", "abc", "[\"*\"]"), nil, []string{"config.yaml:3: api.tokens[0]", "64 hex"}},
+		{"token without repos", tok("a", digestA, "[]"), nil, []string{"api.tokens[0]", "repos is empty"}},
+		{"token repo pattern", tok("a", digestA, "[\"acme\"]"), nil, []string{"api.tokens[0]", `"acme"`, "owner/name"}},
+		{"token repo glob in name", tok("a", digestA, "[\"acme/we*\"]"), nil, []string{"api.tokens[0]", `"acme/we*"`}},
+		{"token bad name", tok("has space", digestA, "[\"*\"]"), nil, []string{"api.tokens[0]", "token name"}},
+		{"token names twice", "api:\n  tokens:\n    - {name: a, sha256: " + digestA + ", repos: [\"*\"]}\n    - {name: a, sha256: " + digestB + ", repos: [\"*\"]}\n", nil, []string{"config.yaml:4: api.tokens[1]", "twice"}},
+		{"token digest twice", "api:\n  tokens:\n    - {name: a, sha256: " + digestA + ", repos: [\"*\"]}\n    - {name: b, sha256: " + strings.ToUpper(digestA) + ", repos: [x/y]}\n", nil, []string{"api.tokens[1]", "same sha256"}},
+		{"env tokens malformed", "", []string{"AGENTGATE_API_TOKENS=a:" + digestA}, []string{"AGENTGATE_API_TOKENS", "name:sha256:repo"}},
+		{"env tokens bad repo", "", []string{"AGENTGATE_API_TOKENS=a:" + digestA + ":nope"}, []string{"AGENTGATE_API_TOKENS", `"nope"`}},
+		{"env tokens twice", "", []string{"AGENTGATE_API_TOKENS=a:" + digestA + ":*;a:" + digestB + ":*"}, []string{"AGENTGATE_API_TOKENS", "twice"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := ""
+			if tc.yaml != "" {
+				path = writeFile(t, t.TempDir(), "config.yaml", tc.yaml)
+			}
+			cfg, err := config.Load(path, tc.environ)
+			if err == nil {
+				t.Fatalf("Load succeeded (%+v), want an error naming %q", cfg, tc.want)
+			}
+			var cerr *config.Error
+			if !errors.As(err, &cerr) {
+				t.Errorf("error %q is a %T, want *config.Error", err, err)
+			}
+			msg := err.Error()
+			if strings.ContainsAny(msg, "\r\n") {
+				t.Errorf("error is not one line:\n%s", msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not contain %q", msg, w)
+				}
+			}
+		})
+	}
+}
