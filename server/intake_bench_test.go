@@ -108,7 +108,7 @@ func benchApp(b *testing.B, d store.Dialect, dsnSuffix, keyPEM, secret string) *
 	}
 	// Production logs JSON at info; discard it so the figure has no I/O in it.
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	app, err := New(cfg, st, "bench", log)
+	app, err := New(context.Background(), cfg, st, "bench", log)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -100,7 +100,7 @@ func Run(ctx context.Context, cfg *config.Config, version Version, log *slog.Log
 		ln.Close()
 		return fmt.Errorf("migrate store: %w", err)
 	}
-	app, err := New(cfg, st, version, log)
+	app, err := New(ctx, cfg, st, version, log)
 	if err != nil {
 		shutdown()
 		ln.Close()
@@ -143,6 +143,7 @@ type App struct {
 	links        DetailsLinks
 	taskLinks    TaskLinks
 	dispatcher   *dispatch.Dispatcher
+	attestations *AttestationsAPI
 	log          *slog.Logger
 	version      Version
 	migrated     atomic.Bool
@@ -150,7 +151,7 @@ type App struct {
 }
 
 // New wires the app over an open, migrated store.
-func New(cfg *config.Config, st *store.Store, version Version, log *slog.Logger) (*App, error) {
+func New(ctx context.Context, cfg *config.Config, st *store.Store, version Version, log *slog.Logger) (*App, error) {
 	m := metrics.New()
 	m.RegisterQueueDepth(st, log)
 	clients, err := ghapp.New(ghapp.Config{
@@ -186,7 +187,18 @@ func New(cfg *config.Config, st *store.Store, version Version, log *slog.Logger)
 		tasks = append(tasks, queue.Task{Name: dispatch.RunTask, Run: dispatcher.Work, Timeout: runJobTimeout(cfg.Dispatch)})
 	}
 
-	router, err := webhook.NewRouter(handlers(st, clients, trigger, dispatcher)...)
+	attester, attestAPI, err := newAttestation(ctx, cfg, st, clients, gate, log)
+	if err != nil {
+		return nil, err
+	}
+	var attestTrigger *AttestTrigger
+	if attester != nil {
+		attester.version = string(version)
+		attestTrigger = &AttestTrigger{clients: clients}
+		tasks = append(tasks, queue.Task{Name: AttestTask, Run: attester.Run})
+	}
+
+	router, err := webhook.NewRouter(handlers(st, clients, trigger, dispatcher, attestTrigger)...)
 	if err != nil {
 		return nil, err
 	}
@@ -213,9 +225,12 @@ func New(cfg *config.Config, st *store.Store, version Version, log *slog.Logger)
 		return nil, err
 	}
 	trigger.tasks, missing.tasks, gate.tasks, late.q = q, q, q, q
+	if attestTrigger != nil {
+		attestTrigger.tasks = q
+	}
 	return &App{
 		cfg: cfg, store: st, queue: q, router: router, metrics: m, log: log, version: version,
-		links: links, taskLinks: taskLinks, dispatcher: dispatcher,
+		links: links, taskLinks: taskLinks, dispatcher: dispatcher, attestations: attestAPI,
 		intake: &Intake{
 			secret: []byte(cfg.GitHub.WebhookSecret), store: st, queue: q, router: router,
 			metrics: m, log: log, now: time.Now,
@@ -225,13 +240,16 @@ func New(cfg *config.Config, st *store.Store, version Version, log *slog.Logger)
 
 // handlers is the one place webhook handlers are registered. Gate, dispatch
 // and attest add theirs here; several may subscribe to the same event.
-func handlers(st *store.Store, clients *ghapp.Clients, gate *GateTrigger, dispatcher *dispatch.Dispatcher) []webhook.Handler {
+func handlers(st *store.Store, clients *ghapp.Clients, gate *GateTrigger, dispatcher *dispatch.Dispatcher, attest *AttestTrigger) []webhook.Handler {
 	hs := []webhook.Handler{
 		&Installations{store: st, clients: clients, now: time.Now},
 		gate,
 	}
 	if dispatcher != nil {
 		hs = append(hs, &DispatchTrigger{dispatcher: dispatcher})
+	}
+	if attest != nil {
+		hs = append(hs, attest)
 	}
 	return hs
 }
@@ -247,6 +265,7 @@ func (a *App) Handler() http.Handler {
 	mux.HandleFunc("GET /tasks/{id}/runs/{run}/log", a.runLogHandler)
 	mux.HandleFunc("GET /api/v1/runs/{id}/task", a.runTaskHandler)
 	mux.HandleFunc("POST /api/v1/runs/{id}/result", a.runResultHandler)
+	a.attestations.Register(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.Registry, promhttp.HandlerOpts{}))
 	return mux
 }

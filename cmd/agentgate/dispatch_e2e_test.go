@@ -46,6 +46,8 @@ type agentSpec struct {
 	runner string   // "" (exec) or "actions"
 	// repoConfig is .github/agentgate.yml on the default branch ("" for none).
 	repoConfig string
+	// env adds to or overrides agentgate's environment.
+	env map[string]string
 }
 
 func newDispatchWorld(t *testing.T, ag agentSpec, bwrap bool) *dispatchWorld {
@@ -71,6 +73,9 @@ func newDispatchWorld(t *testing.T, ag agentSpec, bwrap bool) *dispatchWorld {
 	w.env["AGENTGATE_DISPATCH_HEARTBEAT"] = "500ms"
 	w.env["AGENTGATE_DISPATCH_SWEEP_INTERVAL"] = "300ms"
 	w.env["AGENTGATE_DISPATCH_WALL_TIME"] = "60s"
+	for k, v := range ag.env {
+		w.env[k] = v
+	}
 	script, err := filepath.Abs(filepath.Join("..", "..", "testdata", "agents", ag.script))
 	if err != nil {
 		t.Fatal(err)
