@@ -41,7 +41,7 @@ type Input struct {
 	// PromptSHA256 is the digest of what the agent was given (64 hex
 	// digits). Optional: a pull request from an agent agentgate did not run
 	// may not say; the VSA then does not claim ORG_SOURCE_AGENTGATE_PROVENANCE.
-	PromptSHA256 string
+	PromptSHA256    string
 	IssueTextSHA256 string // optional: the digest of the issue text handed to the agent
 
 	BaseSHA string // the base branch commit the change was made from
