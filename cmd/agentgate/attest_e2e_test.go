@@ -36,7 +36,10 @@ func auditTokenSHA256() string {
 // (so its pull requests merge one after another without conflicts), a
 // required "test" check, and an API token for the auditor.
 func newAttestWorld(t *testing.T, env map[string]string) *dispatchWorld {
-	all := map[string]string{"AGENTGATE_API_TOKENS": "e2e:" + auditTokenSHA256() + ":*"}
+	all := map[string]string{
+		"AGENTGATE_API_TOKENS":             "e2e:" + auditTokenSHA256() + ":*",
+		"AGENTGATE_ATTESTATIONS_GIT_NOTES": "true",
+	}
 	for k, v := range env {
 		all[k] = v
 	}
@@ -227,8 +230,101 @@ func TestAttestOnMerge(t *testing.T) {
 				return w.countComments(number, "cosign verify-blob-attestation --key agentgate.pub") == 1
 			})
 			w.waitComment(10+i, "Shipped in "+landed)
+
+			// The same bundles, one per line, in refs/notes/agentgate
+			// (published before the comments are posted).
+			notes := strings.Split(w.git("notes", "--ref", "agentgate", "show", landed), "\n")
+			if len(notes) != len(rows) {
+				t.Fatalf("%d lines in the git note of %s, want %d", len(notes), landed[:8], len(rows))
+			}
+			for _, r := range rows {
+				if !slices.Contains(notes, string(w.bundle(r.ID))) {
+					t.Errorf("bundle %s is not a line of the git note", r.ID)
+				}
+			}
 		})
 	}
+	w.t = t
+
+	// A merge queue landing a group: only the push to main arrives (the
+	// pull_request event is lost here), and it is enough.
+	t.Run("push only", func(t *testing.T) {
+		w.t = t
+		number, _ := w.agentPR(st, 13)
+		hook := w.fake.WebhookURL()
+		w.fake.SetWebhookURL("http://127.0.0.1:1/unreachable")
+		landed, err := w.fake.MergePull("octo-org", "hello-world", number, "squash", "alice")
+		w.fake.SetWebhookURL(hook)
+		if landed == "" {
+			t.Fatalf("merge #%d: %v", number, err)
+		}
+		var push githubtest.HookDelivery
+		for _, d := range w.fake.Deliveries() {
+			if d.Event == "push" {
+				push = d
+			}
+		}
+		var payload map[string]any
+		if err := json.Unmarshal(push.RequestBody, &payload); err != nil || payload["after"] != landed {
+			t.Fatalf("the push delivery for %s: %v %v", landed, err, payload["after"])
+		}
+		if d, err := w.fake.SendWebhook(context.Background(), "push", payload); err != nil || d.StatusCode >= 300 {
+			t.Fatalf("deliver the push: %v %d", err, d.StatusCode)
+		}
+		waitFor(t, 60*time.Second, "attestations from the push alone", func() bool { return len(w.attestationsOf(landed)) == 4 })
+		waitFor(t, 30*time.Second, "the attestation comment", func() bool {
+			return w.countComments(number, "cosign verify-blob-attestation --key agentgate.pub") == 1
+		})
+	})
+	w.t = t
+
+	// Merged past a gate that did not pass (the required check never
+	// reported): still attested, and the VSA says FAILED and why.
+	t.Run("gate not passed", func(t *testing.T) {
+		w.t = t
+		w.addIssue(14, "Change 14", "Please make change 14.")
+		w.label(14, "agent:quick", "alice")
+		task := w.task(st, 14, "issue #14's pull request", func(t store.Task) bool { return t.State == "pr_open" })
+		pr, _ := w.fake.PullRequest(dispatchRepo, task.PullNumber)
+		// Another check reporting wakes the gate, which waits for "test".
+		lint := w.fake.AddCheckRun(dispatchRepo, githubtest.CheckRun{Name: "lint", HeadSHA: pr.Head.SHA, Status: "completed", Conclusion: "success"})
+		w.send("check_run", map[string]any{"action": "completed", "check_run": map[string]any{
+			"id": lint, "name": "lint", "head_sha": pr.Head.SHA, "status": "completed", "conclusion": "success",
+			"app":           map[string]any{"id": 15368, "slug": "github-actions"},
+			"pull_requests": []any{map[string]any{"number": task.PullNumber, "head": map[string]any{"sha": pr.Head.SHA}}},
+		}})
+		waitFor(t, 30*time.Second, "the gate's evaluation of the head", func() bool {
+			_, err := st.LatestEvaluation(context.Background(), dispatchRepo, pr.Head.SHA)
+			return err == nil
+		})
+		landed, err := w.fake.MergePull("octo-org", "hello-world", task.PullNumber, "merge", "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows []apiAttestation
+		waitFor(t, 60*time.Second, "attestations of a merge the gate did not pass", func() bool {
+			rows = w.attestationsOf(landed)
+			return len(rows) == 3 // no test result: the required check never reported
+		})
+		waitFor(t, 30*time.Second, "the attestation comment", func() bool {
+			return w.countComments(task.PullNumber, "cosign verify-blob-attestation --key agentgate.pub") == 1
+		})
+		for _, r := range rows {
+			if r.PredicateType != statement.PredicateVSA {
+				continue
+			}
+			res, err := verifier.Verify(w.bundle(r.ID), verify.Expect{Commit: landed, PredicateType: statement.PredicateVSA})
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := string(res.Statement)
+			if !strings.Contains(text, `"verificationResult":"FAILED"`) || !strings.Contains(text, "test") || strings.Contains(text, "ORG_SOURCE_") {
+				t.Errorf("VSA of a merge past a waiting gate: want FAILED, the reason, no levels:\n%s", text)
+			}
+			return
+		}
+		t.Errorf("no VSA among %+v", rows)
+	})
 	w.t = t
 
 	// The failures an auditor must see: a changed commit, a tampered

@@ -400,7 +400,9 @@ func (s *Server) listCommitPulls(w http.ResponseWriter, r *http.Request, c *call
 	sha := r.PathValue("commit_sha")
 	numbers := make([]int, 0, len(d.pulls))
 	for n, pr := range d.pulls {
-		if pr.Head.SHA == sha || slices.ContainsFunc(pr.Commits, func(cm Commit) bool { return cm.SHA == sha }) {
+		// GitHub lists the merged pull request that introduced a commit, by
+		// its merge commit too.
+		if pr.Head.SHA == sha || pr.MergeCommitSHA == sha || slices.ContainsFunc(pr.Commits, func(cm Commit) bool { return cm.SHA == sha }) {
 			numbers = append(numbers, n)
 		}
 	}
