@@ -29,6 +29,7 @@ import (
 // crash anywhere is mended by the job's retry or a redelivered event.
 type Attester struct {
 	store     *store.Store
+	log       *store.AttestationWriter // group-commits the appends of merges in flight
 	clients   *ghapp.Clients
 	evaluator func(ctx context.Context) (*policy.Evaluator, error)
 	signer    sign.Signer
@@ -139,7 +140,7 @@ func (a *Attester) signAndStore(ctx context.Context, in *statement.Input) ([]sto
 			Bundle: b.JSON,
 		})
 	}
-	inserted, err := a.store.AppendAttestations(ctx, rows)
+	inserted, err := a.log.Append(ctx, rows)
 	if err != nil {
 		return nil, fmt.Errorf("store attestations of %s@%s: %w", in.Repository, in.Commit, err)
 	}

@@ -71,7 +71,7 @@ func newAttestation(ctx context.Context, cfg *config.Config, st *store.Store, cl
 		return nil, api, nil
 	}
 	a := &Attester{
-		store: st, clients: clients, evaluator: gate.evaluatorFor, signer: signer, signOpts: opts,
+		store: st, log: store.NewAttestationWriter(st), clients: clients, evaluator: gate.evaluatorFor, signer: signer, signOpts: opts,
 		builderID: strings.TrimSuffix(cfg.PublicURL, "/"), comments: attestComments{store: st, publicURL: cfg.PublicURL},
 		now: time.Now,
 	}
