@@ -956,6 +956,10 @@ func forbiddenPassEnv(name string) string {
 		return "agentgate's own settings (its keys and secrets) never reach an agent"
 	case upper == "GITHUB_TOKEN" || upper == "GH_TOKEN" || strings.Contains(upper, "PRIVATE_KEY"):
 		return "an agent never holds a GitHub credential or private key"
+	case strings.HasPrefix(upper, "VAULT_"):
+		// The hashivault KMS signer reads VAULT_TOKEN: with it an agent
+		// could sign attestations.
+		return "Vault's settings may hold the token of the signing key, which never reaches an agent"
 	}
 	return ""
 }

@@ -298,6 +298,7 @@ func TestLoadErrors(t *testing.T) {
 		{"dispatch agent name twice", "dispatch:\n  agents:\n    - name: a\n      adapter: generic\n      command: [x]\n    - name: a\n      command: [y]\n", nil, []string{"dispatch.agents[1].name", "defined twice"}},
 		{"dispatch pass_env agentgate secret", "dispatch:\n  agents:\n    - name: a\n      adapter: generic\n      command: [x]\n      pass_env: [AGENTGATE_GITHUB_PRIVATE_KEY]\n", nil, []string{"pass_env", "never reach an agent"}},
 		{"dispatch pass_env github token", "dispatch:\n  agents:\n    - name: a\n      adapter: generic\n      command: [x]\n      pass_env: [GITHUB_TOKEN]\n", nil, []string{"pass_env", "GitHub credential"}},
+		{"dispatch pass_env vault token", "dispatch:\n  agents:\n    - name: a\n      adapter: generic\n      command: [x]\n      pass_env: [VAULT_TOKEN]\n", nil, []string{"pass_env", "signing key"}},
 		{"dispatch default agent unknown", "dispatch:\n  agents:\n    - name: a\n      adapter: generic\n      command: [x]\n  default_agent: b\n", nil, []string{"dispatch.default_agent", `"b"`}},
 		{"dispatch runner unknown", "", []string{"AGENTGATE_DISPATCH_RUNNER=k8s"}, []string{"AGENTGATE_DISPATCH_RUNNER", "k8s"}},
 		{"dispatch repo agent unknown", "dispatch:\n  agents:\n    - name: a\n      adapter: generic\n      command: [x]\n  repos:\n    o/r:\n      agents: [zz]\n", nil, []string{"dispatch.repos.o/r.agents", "zz"}},
