@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/agentgate/agentgate/internal/gitexec"
 )
 
 // Apply applies a patch a runner posted back (the actions runner's
@@ -27,15 +29,15 @@ func (w *Worktree) Apply(ctx context.Context, patch []byte) error {
 	}
 	defer os.RemoveAll(tmp)
 	env := []string{"GIT_DIR=" + w.Mirror, "GIT_WORK_TREE=" + w.Path, "GIT_INDEX_FILE=" + filepath.Join(tmp, "index")}
-	if _, err := w.g().run(ctx, gitCmd{dir: w.Path, env: env, args: []string{"read-tree", w.Base}}); err != nil {
+	if _, err := w.g().Run(ctx, gitexec.Cmd{Dir: w.Path, Env: env, Args: []string{"read-tree", w.Base}}); err != nil {
 		return fmt.Errorf("apply the patch: %w", err)
 	}
 	// --3way works on the index, which must match the files: give it their
 	// stat information (it exits 1 if some differ, which apply then says).
-	_, _ = w.g().run(ctx, gitCmd{dir: w.Path, env: env, args: []string{"update-index", "-q", "--refresh"}})
-	if _, err := w.g().run(ctx, gitCmd{
-		dir: w.Path, env: env, stdin: bytes.NewReader(patch),
-		args: []string{"apply", "--3way", "--whitespace=nowarn", "-"},
+	_, _ = w.g().Run(ctx, gitexec.Cmd{Dir: w.Path, Env: env, Args: []string{"update-index", "-q", "--refresh"}})
+	if _, err := w.g().Run(ctx, gitexec.Cmd{
+		Dir: w.Path, Env: env, Stdin: bytes.NewReader(patch),
+		Args: []string{"apply", "--3way", "--whitespace=nowarn", "-"},
 	}); err != nil {
 		return fmt.Errorf("apply the patch: %w", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/agentgate/agentgate/internal/gitexec"
 )
 
 // ErrNoChanges is Collect's answer when the agent's files are those of the
@@ -122,15 +124,15 @@ func (w *Worktree) Collect(ctx context.Context, c Commit) (Result, error) {
 		{"add", "--all"},
 	}
 	for _, args := range steps {
-		if _, err := w.g().run(ctx, gitCmd{dir: w.Path, env: env, args: args}); err != nil {
+		if _, err := w.g().Run(ctx, gitexec.Cmd{Dir: w.Path, Env: env, Args: args}); err != nil {
 			return Result{}, fmt.Errorf("collect the change in %s: %w", w.Path, err)
 		}
 	}
-	tree, err := w.g().out(ctx, gitCmd{dir: w.Path, env: env, args: []string{"write-tree"}})
+	tree, err := w.g().Output(ctx, gitexec.Cmd{Dir: w.Path, Env: env, Args: []string{"write-tree"}})
 	if err != nil {
 		return Result{}, fmt.Errorf("collect the change in %s: %w", w.Path, err)
 	}
-	baseTree, err := w.g().out(ctx, gitCmd{env: env[:1], args: []string{"rev-parse", "--verify", w.Base + "^{tree}"}})
+	baseTree, err := w.g().Output(ctx, gitexec.Cmd{Env: env[:1], Args: []string{"rev-parse", "--verify", w.Base + "^{tree}"}})
 	if err != nil {
 		return Result{}, fmt.Errorf("collect the change in %s: %w", w.Path, err)
 	}
@@ -142,14 +144,14 @@ func (w *Worktree) Collect(ctx context.Context, c Commit) (Result, error) {
 		return Result{}, fmt.Errorf("collect the change in %s: %w", w.Path, err)
 	}
 	date := gitDate(c.When)
-	sha, err := w.g().out(ctx, gitCmd{
-		env: []string{
+	sha, err := w.g().Output(ctx, gitexec.Cmd{
+		Env: []string{
 			"GIT_DIR=" + w.Mirror,
 			"GIT_AUTHOR_NAME=" + c.AuthorName, "GIT_AUTHOR_EMAIL=" + c.AuthorEmail, "GIT_AUTHOR_DATE=" + date,
 			"GIT_COMMITTER_NAME=" + c.AuthorName, "GIT_COMMITTER_EMAIL=" + c.AuthorEmail, "GIT_COMMITTER_DATE=" + date,
 		},
-		stdin: strings.NewReader(c.Message()),
-		args:  []string{"commit-tree", "--no-gpg-sign", "-p", w.Base, "-F", "-", tree},
+		Stdin: strings.NewReader(c.Message()),
+		Args:  []string{"commit-tree", "--no-gpg-sign", "-p", w.Base, "-F", "-", tree},
 	})
 	if err != nil {
 		return Result{}, fmt.Errorf("commit the change in %s: %w", w.Path, err)
@@ -158,9 +160,9 @@ func (w *Worktree) Collect(ctx context.Context, c Commit) (Result, error) {
 		return Result{}, fmt.Errorf("commit the change in %s: git commit-tree printed %q", w.Path, sha)
 	}
 	if w.admin != "" {
-		if _, err := w.g().run(ctx, gitCmd{
-			env:  []string{"GIT_DIR=" + w.Mirror},
-			args: []string{"update-ref", "--no-deref", "worktrees/" + filepath.Base(w.admin) + "/HEAD", sha},
+		if _, err := w.g().Run(ctx, gitexec.Cmd{
+			Env:  []string{"GIT_DIR=" + w.Mirror},
+			Args: []string{"update-ref", "--no-deref", "worktrees/" + filepath.Base(w.admin) + "/HEAD", sha},
 		}); err != nil {
 			w.logger().Warn("cannot record the new commit in the worktree's registration", "repo", w.repo, "commit", sha, "err", err)
 		}
@@ -175,11 +177,11 @@ var errNestedRepository = errors.New("the agent left a nested git repository, wh
 // changes lists the files that differ between two trees, with renames.
 func (w *Worktree) changes(ctx context.Context, from, to string) ([]File, error) {
 	env := []string{"GIT_DIR=" + w.Mirror}
-	raw, err := w.g().run(ctx, gitCmd{env: env, args: []string{"diff-tree", "-r", "-M", "--no-commit-id", "--raw", "-z", from, to}})
+	raw, err := w.g().Run(ctx, gitexec.Cmd{Env: env, Args: []string{"diff-tree", "-r", "-M", "--no-commit-id", "--raw", "-z", from, to}})
 	if err != nil {
 		return nil, err
 	}
-	numstat, err := w.g().run(ctx, gitCmd{env: env, args: []string{"diff-tree", "-r", "-M", "--no-commit-id", "--numstat", "-z", from, to}})
+	numstat, err := w.g().Run(ctx, gitexec.Cmd{Env: env, Args: []string{"diff-tree", "-r", "-M", "--no-commit-id", "--numstat", "-z", from, to}})
 	if err != nil {
 		return nil, err
 	}

@@ -16,11 +16,10 @@
 // later fetch of the repository would fail with "bad object".
 //
 // What this package must not do:
-//   - put a token in argv, a URL, an error, a log line or a file: tokens
-//     reach git only through GIT_CONFIG_* environment variables, and git's
-//     output is redacted before it is wrapped into an error;
-//   - let git prompt, run hooks, sign, or read the user's or the system's
-//     git configuration;
+//   - put a token in argv, a URL, an error, a log line or a file, or let
+//     git prompt, run hooks, sign, or read the user's or the system's git
+//     configuration: every git command runs through internal/gitexec,
+//     which hands tokens over in git's environment and redacts its output;
 //   - trust anything the agent wrote under the worktree's .git: Collect and
 //     Remove name the mirror and the worktree explicitly and read nothing
 //     from it (an agent could otherwise plant config that runs commands

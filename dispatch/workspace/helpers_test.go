@@ -30,6 +30,12 @@ func gitT(t testing.TB, dir string, args ...string) string {
 	return out
 }
 
+// basicAuth is the token as GitHub wants it over HTTP, and as it must
+// never appear outside git's environment.
+func basicAuth(token string) string {
+	return base64.StdEncoding.EncodeToString([]byte("x-access-token:" + token))
+}
+
 // gitE runs git with an isolated configuration and a fixed identity.
 func gitE(dir string, env []string, args ...string) (string, error) {
 	cmd := exec.Command("git", args...)
@@ -130,7 +136,7 @@ func newGitServer(t testing.TB, root string) *gitServer {
 		Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1",
 			"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1"},
 	}
-	want := "Basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+testToken))
+	want := "Basic " + basicAuth(testToken)
 	s := &gitServer{}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/agentgate/agentgate/internal/gitexec"
 )
 
 // Mirrors keeps one bare mirror per repository under Dir and makes
@@ -49,7 +51,7 @@ func (m *Mirrors) Sync(ctx context.Context, repo string, remote Remote) (string,
 	if err != nil {
 		return "", err
 	}
-	if err := remote.check(); err != nil {
+	if err := remote.Check(); err != nil {
 		return "", fmt.Errorf("sync mirror of %s: %w", repo, err)
 	}
 	unlock, err := m.lock(ctx, path)
@@ -72,16 +74,16 @@ func (m *Mirrors) Sync(ctx context.Context, repo string, remote Remote) (string,
 	}
 
 	start := time.Now()
-	_, err = m.git().run(ctx, gitCmd{
-		env:     append([]string{"GIT_DIR=" + path}, remote.authEnv()...),
-		secrets: remote.secrets(),
-		args: []string{"fetch", "--prune", "--quiet", "--no-write-fetch-head", "--", remote.URL,
+	_, err = m.git().Run(ctx, gitexec.Cmd{
+		Env:   []string{"GIT_DIR=" + path},
+		Token: remote.Token,
+		Args: []string{"fetch", "--prune", "--quiet", "--no-write-fetch-head", "--", remote.URL,
 			"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"},
 	})
 	if err != nil {
 		return "", fmt.Errorf("fetch mirror of %s from %s: %w", repo, remote, err)
 	}
-	if _, err := m.git().run(ctx, gitCmd{env: []string{"GIT_DIR=" + path}, args: []string{"worktree", "prune"}}); err != nil {
+	if _, err := m.git().Run(ctx, gitexec.Cmd{Env: []string{"GIT_DIR=" + path}, Args: []string{"worktree", "prune"}}); err != nil {
 		m.log().Warn("cannot prune stale worktrees", "repo", repo, "err", err)
 	}
 	m.log().Debug("mirror fetched", "repo", repo, "duration", time.Since(start).Round(time.Millisecond))
@@ -100,10 +102,9 @@ func (m *Mirrors) clone(ctx context.Context, path string, remote Remote) (err er
 			_ = removeAll(tmp)
 		}
 	}()
-	_, err = m.git().run(ctx, gitCmd{
-		env:     remote.authEnv(),
-		secrets: remote.secrets(),
-		args:    []string{"clone", "--bare", "--quiet", "--template=", "--", remote.URL, tmp},
+	_, err = m.git().Run(ctx, gitexec.Cmd{
+		Token: remote.Token,
+		Args:  []string{"clone", "--bare", "--quiet", "--template=", "--", remote.URL, tmp},
 	})
 	if err != nil {
 		return err
@@ -142,7 +143,7 @@ func (m *Mirrors) broken(ctx context.Context, path string) string {
 			return "no " + name
 		}
 	}
-	out, err := m.git().out(ctx, gitCmd{env: []string{"GIT_DIR=" + path}, args: []string{"rev-parse", "--is-bare-repository"}})
+	out, err := m.git().Output(ctx, gitexec.Cmd{Env: []string{"GIT_DIR=" + path}, Args: []string{"rev-parse", "--is-bare-repository"}})
 	if err != nil {
 		if ctx.Err() != nil {
 			return "" // not a verdict on the mirror; the next command fails on ctx
@@ -229,7 +230,7 @@ func (m *Mirrors) lock(ctx context.Context, path string) (func(), error) {
 	}, nil
 }
 
-func (m *Mirrors) git() *git { return &git{path: m.Git, trace: m.trace} }
+func (m *Mirrors) git() *gitexec.Git { return &gitexec.Git{Path: m.Git, Trace: m.trace} }
 
 func (m *Mirrors) log() *slog.Logger {
 	if m.Log == nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/agentgate/agentgate/internal/gitexec"
 )
 
 // ErrNotFastForward is Push's answer when the branch has moved and the
@@ -44,7 +46,7 @@ func Replace() PushOption {
 // own copy of the branch is moved too, so a worktree made from it before
 // the next Sync starts from what was pushed.
 func (w *Worktree) Push(ctx context.Context, remote Remote, sha, branch string, opts ...PushOption) error {
-	if err := remote.check(); err != nil {
+	if err := remote.Check(); err != nil {
 		return fmt.Errorf("push to %s: %w", branch, err)
 	}
 	if !isSHA(sha) {
@@ -70,21 +72,21 @@ func (w *Worktree) Push(ctx context.Context, remote Remote, sha, branch string, 
 		args = append(args, "--force-with-lease="+ref+":"+o.old)
 	}
 	args = append(args, "--", remote.URL, sha+":"+ref)
-	out, err := w.g().run(ctx, gitCmd{
-		env:     append([]string{"GIT_DIR=" + w.Mirror}, remote.authEnv()...),
-		secrets: remote.secrets(),
-		args:    args,
+	out, err := w.g().Run(ctx, gitexec.Cmd{
+		Env:   []string{"GIT_DIR=" + w.Mirror},
+		Token: remote.Token,
+		Args:  args,
 	})
 	if err != nil {
 		if reason, ok := notFastForward(string(out)); ok {
 			return fmt.Errorf("push %s to %s of %s: %w (%s)", short(sha), branch, remote, ErrNotFastForward, reason)
 		}
-		if reason := rejection(string(out)); reason != "" {
-			return fmt.Errorf("push %s to %s of %s: rejected: %s: %w", short(sha), branch, remote, redact(reason, remote.secrets()), err)
+		if reason := gitexec.PushRejection(string(out)); reason != "" {
+			return fmt.Errorf("push %s to %s of %s: rejected: %s: %w", short(sha), branch, remote, gitexec.Redact(reason, remote.Token), err)
 		}
 		return fmt.Errorf("push %s to %s of %s: %w", short(sha), branch, remote, err)
 	}
-	if _, err := w.g().run(ctx, gitCmd{env: []string{"GIT_DIR=" + w.Mirror}, args: []string{"update-ref", ref, sha}}); err != nil {
+	if _, err := w.g().Run(ctx, gitexec.Cmd{Env: []string{"GIT_DIR=" + w.Mirror}, Args: []string{"update-ref", ref, sha}}); err != nil {
 		w.logger().Warn("pushed, but cannot move the mirror's copy of the branch", "repo", w.repo, "branch", branch, "err", err)
 	}
 	w.logger().Info("pushed", "repo", w.repo, "branch", branch, "commit", sha)
@@ -96,7 +98,7 @@ func (w *Worktree) checkRef(ctx context.Context, ref string) error {
 	if strings.HasPrefix(ref, "refs/heads/-") || ref == "refs/heads/" {
 		return errors.New("not a valid branch name")
 	}
-	if _, err := w.g().run(ctx, gitCmd{args: []string{"check-ref-format", ref}}); err != nil {
+	if _, err := w.g().Run(ctx, gitexec.Cmd{Args: []string{"check-ref-format", ref}}); err != nil {
 		return errors.New("not a valid branch name")
 	}
 	return nil
@@ -105,10 +107,10 @@ func (w *Worktree) checkRef(ctx context.Context, ref string) error {
 // remoteRef is the commit ref points at on remote, or "" if it does not
 // exist there.
 func (w *Worktree) remoteRef(ctx context.Context, remote Remote, ref string) (string, error) {
-	out, err := w.g().run(ctx, gitCmd{
-		env:     append([]string{"GIT_DIR=" + w.Mirror}, remote.authEnv()...),
-		secrets: remote.secrets(),
-		args:    []string{"ls-remote", "--", remote.URL, ref},
+	out, err := w.g().Run(ctx, gitexec.Cmd{
+		Env:   []string{"GIT_DIR=" + w.Mirror},
+		Token: remote.Token,
+		Args:  []string{"ls-remote", "--", remote.URL, ref},
 	})
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", ref, err)
@@ -138,18 +140,4 @@ func notFastForward(out string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// rejection is the summary of any other rejected ref ("[remote rejected]
-// (protected branch hook declined)", say).
-func rejection(out string) string {
-	for _, line := range strings.Split(out, "\n") {
-		if strings.HasPrefix(line, "!") {
-			if _, summary, ok := strings.Cut(strings.TrimPrefix(line, "!\t"), "\t"); ok {
-				return summary
-			}
-			return strings.TrimSpace(strings.TrimPrefix(line, "!"))
-		}
-	}
-	return ""
 }

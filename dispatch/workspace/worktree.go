@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/agentgate/agentgate/internal/gitexec"
 )
 
 // Worktree is a checkout of one commit for one agent run. Its .git is a
@@ -25,7 +27,7 @@ type Worktree struct {
 
 	repo  string
 	admin string // <Mirror>/worktrees/<name>: agentgate's registration, never the agent's
-	git   *git
+	git   *gitexec.Git
 	log   *slog.Logger
 }
 
@@ -63,9 +65,9 @@ func (m *Mirrors) Worktree(ctx context.Context, repo, rev, dir string) (_ *Workt
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return nil, fmt.Errorf("worktree of %s: %w", repo, err)
 	}
-	if _, err := g.run(ctx, gitCmd{
-		env:  []string{"GIT_DIR=" + path},
-		args: []string{"worktree", "add", "--detach", "--quiet", "--", dir, sha},
+	if _, err := g.Run(ctx, gitexec.Cmd{
+		Env:  []string{"GIT_DIR=" + path},
+		Args: []string{"worktree", "add", "--detach", "--quiet", "--", dir, sha},
 	}); err != nil {
 		_ = removeAll(dir)
 		return nil, fmt.Errorf("worktree of %s at %s: %w", repo, short(sha), err)
@@ -87,7 +89,7 @@ func (m *Mirrors) Worktree(ctx context.Context, repo, rev, dir string) (_ *Workt
 
 // resolve turns rev into a commit sha: a branch first, then a tag, then
 // whatever git makes of it (a sha).
-func resolve(ctx context.Context, g *git, mirror, rev string) (string, error) {
+func resolve(ctx context.Context, g *gitexec.Git, mirror, rev string) (string, error) {
 	if rev == "" || strings.HasPrefix(rev, "-") || strings.ContainsAny(rev, "\x00\n") {
 		return "", fmt.Errorf("%q is not a revision", rev)
 	}
@@ -96,9 +98,9 @@ func resolve(ctx context.Context, g *git, mirror, rev string) (string, error) {
 		candidates = []string{"refs/heads/" + rev, "refs/tags/" + rev, rev}
 	}
 	for _, c := range candidates {
-		sha, err := g.out(ctx, gitCmd{
-			env:  []string{"GIT_DIR=" + mirror},
-			args: []string{"rev-parse", "--verify", "--quiet", c + "^{commit}"},
+		sha, err := g.Output(ctx, gitexec.Cmd{
+			Env:  []string{"GIT_DIR=" + mirror},
+			Args: []string{"rev-parse", "--verify", "--quiet", c + "^{commit}"},
 		})
 		if err == nil && isSHA(sha) {
 			return sha, nil
@@ -140,9 +142,9 @@ func adminDir(dir, mirror string) (string, error) {
 // mirror's objects as an alternate.
 func (w *Worktree) ownGitDir(ctx context.Context) error {
 	gitDir := filepath.Join(w.Path, ".git")
-	refs, err := w.g().run(ctx, gitCmd{
-		env:  []string{"GIT_DIR=" + w.Mirror},
-		args: []string{"for-each-ref", "--format=%(objectname) %(refname)", "refs/heads", "refs/tags"},
+	refs, err := w.g().Run(ctx, gitexec.Cmd{
+		Env:  []string{"GIT_DIR=" + w.Mirror},
+		Args: []string{"for-each-ref", "--format=%(objectname) %(refname)", "refs/heads", "refs/tags"},
 	})
 	if err != nil {
 		return fmt.Errorf("list the mirror's refs: %w", err)
@@ -219,7 +221,7 @@ func (w *Worktree) Remove(ctx context.Context) error {
 		}
 	}
 	if w.Mirror != "" {
-		if _, err := w.g().run(ctx, gitCmd{env: []string{"GIT_DIR=" + w.Mirror}, args: []string{"worktree", "prune"}}); err != nil {
+		if _, err := w.g().Run(ctx, gitexec.Cmd{Env: []string{"GIT_DIR=" + w.Mirror}, Args: []string{"worktree", "prune"}}); err != nil {
 			if _, statErr := os.Stat(w.Mirror); statErr == nil {
 				errs = append(errs, err)
 			}
@@ -268,9 +270,9 @@ func short(sha string) string {
 }
 
 // g is the worktree's git (plain git for a Worktree not made by Mirrors).
-func (w *Worktree) g() *git {
+func (w *Worktree) g() *gitexec.Git {
 	if w.git == nil {
-		return &git{}
+		return &gitexec.Git{}
 	}
 	return w.git
 }

@@ -428,17 +428,6 @@ func TestTokenStaysOutOfArgvURLsAndErrors(t *testing.T) {
 	})
 }
 
-func TestRedact(t *testing.T) {
-	r := Remote{URL: "https://example.com/o/r.git", Token: "tok123"}
-	got := redact("fatal: Authorization: Basic "+basicAuth("tok123")+" tok123", r.secrets())
-	if strings.Contains(got, "tok123") || strings.Contains(got, basicAuth("tok123")) {
-		t.Errorf("redact left the secret: %s", got)
-	}
-	if s := (Remote{URL: "https://u:p@example.com/o/r.git"}).String(); strings.Contains(s, "u:p") {
-		t.Errorf("Remote.String = %s", s)
-	}
-}
-
 func TestRemoveIsThoroughAndIdempotent(t *testing.T) {
 	f := newFixture(t)
 	path := f.sync(t)

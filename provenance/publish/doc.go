@@ -16,13 +16,11 @@
 // store has just inserted.
 //
 // What this package must not do:
-//   - put a token in argv, a URL, an error, a log line or a file: git gets
-//     it as an http.extraHeader through GIT_CONFIG_COUNT / GIT_CONFIG_KEY_n
-//     / GIT_CONFIG_VALUE_n, and git's output is redacted before it is
-//     wrapped into an error (the approach of dispatch/workspace, whose
-//     helpers are unexported and which provenance may not import);
-//   - let git prompt, run hooks, sign, or read the user's or the system's
-//     git configuration;
+//   - put a token in argv, a URL, an error, a log line or a file, or let
+//     git prompt, run hooks, sign, or read the user's or the system's git
+//     configuration: every git command runs through internal/gitexec (as
+//     dispatch/workspace's do), which hands the token over in git's
+//     environment and redacts its output;
 //   - overwrite notes someone else wrote: the notes ref is pushed with a
 //     lease on the commit it was read at, and on a rejection read again;
 //   - touch branches or tags: only refs/notes/agentgate is written.

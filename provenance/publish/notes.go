@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/agentgate/agentgate/internal/gitexec"
 )
 
 // NotesRef is the notes ref agentgate writes: one note per landed commit,
@@ -68,9 +69,9 @@ type GitNotes struct {
 // fetch. Notes of other commits, and lines other writers added to this
 // commit's note, are kept.
 func (n *GitNotes) Publish(ctx context.Context, repoURL, token, commit string, bundles [][]byte) (added int, err error) {
-	r := remote{url: repoURL, token: token}
-	where := fmt.Sprintf("%s of %s", NotesRef, redactedURL(repoURL))
-	if err := r.check(); err != nil {
+	r := gitexec.Remote{URL: repoURL, Token: token}
+	where := fmt.Sprintf("%s of %s", NotesRef, r)
+	if err := r.Check(); err != nil {
 		return 0, fmt.Errorf("publish notes: %w", err)
 	}
 	if !objectID.MatchString(commit) {
@@ -89,8 +90,8 @@ func (n *GitNotes) Publish(ctx context.Context, repoURL, token, commit string, b
 		return 0, fmt.Errorf("publish notes on %s to %s: %w", short(commit), where, err)
 	}
 	defer os.RemoveAll(dir)
-	g := &gitRunner{bin: n.Git, gitDir: dir, identity: n.identity(), trace: n.trace}
-	if _, _, err := g.run(ctx, gitCmd{args: []string{"init", "--bare", "--quiet", "--template=", dir}}); err != nil {
+	g := &scratch{git: &gitexec.Git{Path: n.Git, Trace: n.trace}, gitDir: dir}
+	if _, err := g.run(ctx, gitexec.Cmd{Args: []string{"init", "--bare", "--quiet", "--template=", dir}}); err != nil {
 		return 0, fmt.Errorf("publish notes on %s to %s: scratch repository: %w", short(commit), where, err)
 	}
 
@@ -102,7 +103,7 @@ func (n *GitNotes) Publish(ctx context.Context, repoURL, token, commit string, b
 	for attempt := 1; ; attempt++ {
 		added, err = n.attempt(ctx, g, r, commit, lines, attempt)
 		if err == nil {
-			n.log().Info("git notes published", "remote", redactedURL(repoURL), "ref", NotesRef,
+			n.log().Info("git notes published", "remote", r.String(), "ref", NotesRef,
 				"commit", commit, "added", added, "attempts", attempt, "duration", time.Since(start).Round(time.Millisecond))
 			return added, nil
 		}
@@ -112,7 +113,7 @@ func (n *GitNotes) Publish(ctx context.Context, repoURL, token, commit string, b
 		if attempt >= attempts {
 			return 0, fmt.Errorf("publish notes on %s to %s: %w (%d attempts)", short(commit), where, ErrNotesContended, attempt)
 		}
-		n.log().Debug("notes ref moved before the push, reading it again", "remote", redactedURL(repoURL), "commit", commit, "attempt", attempt)
+		n.log().Debug("notes ref moved before the push, reading it again", "remote", r.String(), "commit", commit, "attempt", attempt)
 		// A little jitter keeps racing writers from meeting again at once.
 		wait := time.Duration(attempt)*20*time.Millisecond + rand.N(30*time.Millisecond)
 		select {
@@ -125,7 +126,7 @@ func (n *GitNotes) Publish(ctx context.Context, repoURL, token, commit string, b
 
 // attempt is one fetch, note, push. It returns an error wrapping errMoved
 // when the push found the notes ref elsewhere than the fetch did.
-func (n *GitNotes) attempt(ctx context.Context, g *gitRunner, r remote, commit string, lines []string, attempt int) (int, error) {
+func (n *GitNotes) attempt(ctx context.Context, g *scratch, r gitexec.Remote, commit string, lines []string, attempt int) (int, error) {
 	old, err := fetchNotes(ctx, g, r)
 	if err != nil {
 		return 0, err
@@ -134,14 +135,19 @@ func (n *GitNotes) attempt(ctx context.Context, g *gitRunner, r remote, commit s
 	if old != "" {
 		// "git notes list <object>" prints the note's blob, or exits 1 when
 		// the object has none.
-		blob, code, err := g.run(ctx, gitCmd{args: []string{"notes", "--ref=" + NotesRef, "list", commit}, okExit: []int{1}})
-		if err != nil {
+		blob, err := g.output(ctx, gitexec.Cmd{Args: []string{"notes", "--ref=" + NotesRef, "list", commit}})
+		var gerr *gitexec.Error
+		switch {
+		case errors.As(err, &gerr) && gerr.ExitCode == 1:
+			// No note on commit yet.
+		case err != nil:
 			return 0, fmt.Errorf("read the note: %w", err)
-		}
-		if code == 0 {
-			if existing, _, err = g.run(ctx, gitCmd{args: []string{"cat-file", "blob", strings.TrimSpace(blob)}}); err != nil {
+		default:
+			b, err := g.run(ctx, gitexec.Cmd{Args: []string{"cat-file", "blob", blob}})
+			if err != nil {
 				return 0, fmt.Errorf("read the note: %w", err)
 			}
+			existing = string(b)
 		}
 	}
 	note, added := mergeNote(existing, lines)
@@ -159,29 +165,29 @@ func (n *GitNotes) attempt(ctx context.Context, g *gitRunner, r remote, commit s
 	// only the notes ref's tip. Nor does the push need the commit: the
 	// remote checks the connectivity of the notes commit, whose tree names
 	// the annotated object by path only.
-	blob, _, err := g.run(ctx, gitCmd{args: []string{"hash-object", "-w", "--stdin"}, stdin: strings.NewReader(note)})
+	blob, err := g.output(ctx, gitexec.Cmd{Args: []string{"hash-object", "-w", "--stdin"}, Stdin: strings.NewReader(note)})
 	if err != nil {
 		return 0, fmt.Errorf("write the note: %w", err)
 	}
-	if _, _, err := g.run(ctx, gitCmd{commit: true, args: []string{"notes", "--ref=" + NotesRef, "add", "--force", "-C", strings.TrimSpace(blob), commit}}); err != nil {
+	if _, err := g.run(ctx, gitexec.Cmd{Env: n.identity(), Args: []string{"notes", "--ref=" + NotesRef, "add", "--force", "-C", blob, commit}}); err != nil {
 		return 0, fmt.Errorf("write the note: %w", err)
 	}
 	if n.beforePush != nil {
 		n.beforePush(attempt)
 	}
-	out, _, err := g.run(ctx, gitCmd{remote: &r, args: []string{"push", "--porcelain", "--no-verify",
-		"--force-with-lease=" + NotesRef + ":" + old, "--", r.url, NotesRef + ":" + NotesRef}})
+	out, err := g.run(ctx, gitexec.Cmd{Token: r.Token, Args: []string{"push", "--porcelain", "--no-verify",
+		"--force-with-lease=" + NotesRef + ":" + old, "--", r.URL, NotesRef + ":" + NotesRef}})
 	if err != nil {
 		var stderr string
-		var gerr *gitError
+		var gerr *gitexec.Error
 		if errors.As(err, &gerr) {
-			stderr = gerr.stderr
+			stderr = gerr.Stderr
 		}
-		if reason, ok := pushMoved(out, stderr); ok {
+		if reason, ok := pushMoved(string(out), stderr); ok {
 			return 0, fmt.Errorf("push: %w (%s)", errMoved, reason)
 		}
-		if reason := pushRejected(out); reason != "" {
-			return 0, fmt.Errorf("push: rejected: %s: %w", redact(reason, r.secrets()), err)
+		if reason := gitexec.PushRejection(string(out)); reason != "" {
+			return 0, fmt.Errorf("push: rejected: %s: %w", gitexec.Redact(reason, r.Token), err)
 		}
 		return 0, fmt.Errorf("push: %w", err)
 	}
@@ -191,14 +197,14 @@ func (n *GitNotes) attempt(ctx context.Context, g *gitRunner, r remote, commit s
 // fetchNotes fetches NotesRef's tip into the scratch repository (replacing
 // what an earlier attempt fetched or wrote) and returns it, or "" when the
 // remote has no notes yet.
-func fetchNotes(ctx context.Context, g *gitRunner, r remote) (string, error) {
-	_, _, err := g.run(ctx, gitCmd{remote: &r, args: []string{"fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
-		"--depth=1", "--", r.url, "+" + NotesRef + ":" + NotesRef}})
-	var gerr *gitError
-	if errors.As(err, &gerr) && strings.Contains(gerr.stderr, "couldn't find remote ref") {
+func fetchNotes(ctx context.Context, g *scratch, r gitexec.Remote) (string, error) {
+	_, err := g.run(ctx, gitexec.Cmd{Token: r.Token, Args: []string{"fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+		"--depth=1", "--", r.URL, "+" + NotesRef + ":" + NotesRef}})
+	var gerr *gitexec.Error
+	if errors.As(err, &gerr) && strings.Contains(gerr.Stderr, "couldn't find remote ref") {
 		// No notes yet: start from nothing, even if an earlier attempt
 		// wrote a local notes commit.
-		if _, _, err := g.run(ctx, gitCmd{args: []string{"update-ref", "-d", NotesRef}}); err != nil {
+		if _, err := g.run(ctx, gitexec.Cmd{Args: []string{"update-ref", "-d", NotesRef}}); err != nil {
 			return "", fmt.Errorf("reset the notes ref: %w", err)
 		}
 		return "", nil
@@ -206,11 +212,11 @@ func fetchNotes(ctx context.Context, g *gitRunner, r remote) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("fetch: %w", err)
 	}
-	out, _, err := g.run(ctx, gitCmd{args: []string{"rev-parse", "--verify", "--quiet", NotesRef + "^{commit}"}})
+	out, err := g.output(ctx, gitexec.Cmd{Args: []string{"rev-parse", "--verify", "--quiet", NotesRef + "^{commit}"}})
 	if err != nil {
 		return "", fmt.Errorf("fetch: %s is not a commit: %w", NotesRef, err)
 	}
-	return strings.TrimSpace(out), nil
+	return out, nil
 }
 
 // bundleLines renders each bundle as one line of compact JSON, dropping
@@ -291,20 +297,6 @@ func pushMoved(out, stderr string) (string, bool) {
 	return "", false
 }
 
-// pushRejected is the summary of any other rejected ref ("[remote
-// rejected] (protected ref)", say).
-func pushRejected(out string) string {
-	for _, line := range strings.Split(out, "\n") {
-		if strings.HasPrefix(line, "!") {
-			if _, summary, ok := strings.Cut(strings.TrimPrefix(line, "!\t"), "\t"); ok {
-				return summary
-			}
-			return strings.TrimSpace(strings.TrimPrefix(line, "!"))
-		}
-	}
-	return ""
-}
-
 func (n *GitNotes) identity() []string {
 	name, email := n.Name, n.Email
 	if name == "" {
@@ -334,14 +326,4 @@ func short(sha string) string {
 		return sha[:12]
 	}
 	return sha
-}
-
-// redactedURL is s without user information (check refuses such URLs, but
-// error messages should not repeat them either).
-func redactedURL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		u.User = nil
-		return u.String()
-	}
-	return s
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package workspace
+package gitexec
 
 import (
 	"os/exec"
@@ -9,7 +9,7 @@ import (
 
 // ownGroup puts git in a process group of its own and makes cancelling
 // kill the group, so that the helpers git starts (git-remote-https,
-// index-pack, ssh) do not outlive a cancelled clone or fetch.
+// index-pack, ssh) do not outlive a cancelled clone, fetch or push.
 func ownGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
