@@ -82,11 +82,11 @@ func (c attestComments) pullComment(repository, commit string, rows []store.Atte
 	}
 	api := strings.TrimSuffix(c.publicURL, "/") + "/api/v1"
 	fmt.Fprintf(&sb, "\nVerify the provenance with [cosign](https://github.com/sigstore/cosign) and only the public key "+
-		"(an API token with read access to %s in `AGENTGATE_TOKEN`):\n\n", repository)
+		"(an API token with read access to %s in `AGENTGATE_API_TOKEN`):\n\n", repository)
 	sb.WriteString("```sh\n")
-	fmt.Fprintf(&sb, "curl -fsS -H \"Authorization: Bearer $AGENTGATE_TOKEN\" %s/keys \\\n"+
+	fmt.Fprintf(&sb, "curl -fsS -H \"Authorization: Bearer $AGENTGATE_API_TOKEN\" %s/keys \\\n"+
 		"  | jq -r '.keys[] | select(.key_id == \"%s\") | .public_key' > agentgate.pub\n", api, example.SignerKeyID)
-	fmt.Fprintf(&sb, "curl -fsS -H \"Authorization: Bearer $AGENTGATE_TOKEN\" %s/attestations/%s -o %s.json\n", api, example.ID, example.ID)
+	fmt.Fprintf(&sb, "curl -fsS -H \"Authorization: Bearer $AGENTGATE_API_TOKEN\" %s/attestations/%s -o %s.json\n", api, example.ID, example.ID)
 	fmt.Fprintf(&sb, "cosign verify-blob-attestation --key agentgate.pub --bundle %s.json --insecure-ignore-tlog=true \\\n"+
 		"  --type %s --digest %s --digestAlg gitCommit\n", example.ID, example.PredicateType, commit)
 	sb.WriteString("```\n\n")

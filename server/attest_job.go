@@ -374,7 +374,7 @@ func gateReasons(e store.Evaluation) []string {
 		out = append(out, "load error: "+l.Message)
 	}
 	for _, p := range d.Policies {
-		if p.Verdict == policy.VerdictPass {
+		if p.Verdict == policy.VerdictPass || p.Verdict == policy.VerdictSkipped {
 			continue
 		}
 		out = append(out, fmt.Sprintf("%s: %s (%s)", p.Name, p.Summary, p.Verdict))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -36,9 +37,13 @@ func newSigner(ctx context.Context, cfg *config.Config) (sign.Signer, []sign.Opt
 			return nil, nil, fmt.Errorf("signing key %s: %w", cfg.Signing.KMS, err)
 		}
 	} else {
-		key, err := sign.LoadOrGenerate(cfg.SigningKeyFile())
+		path := cfg.SigningKeyFile()
+		key, err := sign.LoadOrGenerate(path)
 		if err != nil {
 			return nil, nil, fmt.Errorf("signing key: %w", err)
+		}
+		if err := writePublicKey(path, key); err != nil {
+			return nil, nil, err
 		}
 		s = key
 	}
@@ -50,6 +55,28 @@ func newSigner(ctx context.Context, cfg *config.Config) (sign.Signer, []sign.Opt
 		opts = append(opts, sign.WithTimestampAuthority(cfg.Signing.TimestampURL, signingTimeout))
 	}
 	return s, opts, nil
+}
+
+// writePublicKey puts the key's public half beside it (signing.key →
+// signing.pub), as keygen does, unless a file is there: an operator
+// rotating keys needs it for signing.previous_keys, and an auditor for
+// cosign --key.
+func writePublicKey(keyPath string, s sign.Signer) error {
+	pubPath := strings.TrimSuffix(keyPath, ".key") + ".pub"
+	if pubPath == keyPath {
+		pubPath = keyPath + ".pub"
+	}
+	if _, err := os.Stat(pubPath); err == nil {
+		return nil
+	}
+	pem, err := sign.PublicKeyPEM(s)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(pubPath, pem, 0o644); err != nil {
+		return fmt.Errorf("write the signing key's public half: %w", err)
+	}
+	return nil
 }
 
 // newAttestation wires signing, the auditor's API and, when attestations

@@ -386,6 +386,9 @@ func TestAttestOnMerge(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(w.dataDir, "signing.key")); err != nil {
 		t.Errorf("the signing key was not made on first start in the data dir: %v", err)
 	}
+	if pub, err := os.ReadFile(filepath.Join(w.dataDir, "signing.pub")); err != nil || !slices.ContainsFunc(keys, func(k []byte) bool { return string(k) == string(pub) }) {
+		t.Errorf("signing.pub beside the key is not the published key: %v\n%s", err, pub)
+	}
 }
 
 // bundle fetches one bundle and checks its media type.

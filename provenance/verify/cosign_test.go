@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-
 	"github.com/agentgate/agentgate/internal/cosigntest"
 	"github.com/agentgate/agentgate/provenance/statement"
 )
