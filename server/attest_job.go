@@ -129,7 +129,7 @@ func (a *Attester) signAndStore(ctx context.Context, in *statement.Input) ([]sto
 	}
 	rows := make([]store.Attestation, 0, len(sts))
 	for _, st := range sts {
-		b, err := sign.Statement(ctx, a.signer, st.Payload, a.signOpts...)
+		b, err := sign.Built(ctx, a.signer, st, a.signOpts...)
 		if err != nil {
 			return nil, fmt.Errorf("sign %s for %s@%s: %w", st.PredicateType, in.Repository, in.Commit, err)
 		}

@@ -18,6 +18,8 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/agentgate/agentgate/provenance/statement"
 )
 
 // MediaType is the media type of the bundles this package makes.
@@ -87,15 +89,29 @@ func WithTimestampAuthority(url string, timeout time.Duration) Option {
 // the statement first: nothing that is not a valid in-toto Statement v1 is
 // ever signed.
 func Statement(ctx context.Context, s Signer, payload []byte, opts ...Option) (*Bundle, error) {
+	var st intoto.Statement
+	if err := protojson.Unmarshal(payload, &st); err != nil {
+		return nil, fmt.Errorf("sign statement: not an in-toto statement: %w", err)
+	}
+	return signStatement(ctx, s, &st, payload, opts)
+}
+
+// Built signs a statement the statement package built: its payload is
+// st's own rendering, so it is not parsed again (a third of the cost of
+// signing). st is still Validate()d.
+func Built(ctx context.Context, s Signer, st *statement.Statement, opts ...Option) (*Bundle, error) {
+	if st == nil || st.Statement == nil {
+		return nil, errors.New("sign statement: nil statement")
+	}
+	return signStatement(ctx, s, st.Statement, st.Payload, opts)
+}
+
+func signStatement(ctx context.Context, s Signer, st *intoto.Statement, payload []byte, opts []Option) (*Bundle, error) {
 	var cfg config
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
 			return nil, fmt.Errorf("sign statement: %w", err)
 		}
-	}
-	var st intoto.Statement
-	if err := protojson.Unmarshal(payload, &st); err != nil {
-		return nil, fmt.Errorf("sign statement: not an in-toto statement: %w", err)
 	}
 	if st.GetType() != intoto.StatementTypeUri {
 		return nil, fmt.Errorf("sign statement: _type %q, want %s", st.GetType(), intoto.StatementTypeUri)

@@ -13,7 +13,11 @@ import (
 	"testing"
 	"time"
 
+	intoto "github.com/in-toto/attestation/go/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
 	"github.com/agentgate/agentgate/provenance/sign"
+	"github.com/agentgate/agentgate/provenance/statement"
 )
 
 const commit = "6dcb09b5b57875f334f61aebed695e2e4193db5e"
@@ -164,5 +168,36 @@ func TestBundlesDifferOnlyInSignature(t *testing.T) {
 	sb := base64.StdEncoding.EncodeToString(jb.DSSEEnvelope.Signatures[0].Sig)
 	if strings.ReplaceAll(string(a.JSON), sa, "SIG") != strings.ReplaceAll(string(b.JSON), sb, "SIG") {
 		t.Errorf("two signings of one statement differ beyond the (randomised) ECDSA signature:\n%s\n%s", a.JSON, b.JSON)
+	}
+}
+
+// Built signs what the statement package built without parsing it again:
+// the same payload as Statement signs, and an invalid statement is still
+// refused.
+func TestBuiltSignsTheBuiltPayload(t *testing.T) {
+	k := testKey(t)
+	ctx := context.Background()
+	var st intoto.Statement
+	if err := protojson.Unmarshal(testStatement, &st); err != nil {
+		t.Fatal(err)
+	}
+	built := &statement.Statement{PredicateType: st.GetPredicateType(), Payload: testStatement, Statement: &st}
+	b, err := sign.Built(ctx, k, built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bundleJSON
+	if err := json.Unmarshal(b.JSON, &got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got.DSSEEnvelope.Payload) != string(testStatement) || b.PredicateType != st.GetPredicateType() {
+		t.Errorf("Built signed %q (%s), want the built payload", got.DSSEEnvelope.Payload, b.PredicateType)
+	}
+	st.Subject = nil
+	if _, err := sign.Built(ctx, k, built); err == nil {
+		t.Error("Built signed a statement without subjects")
+	}
+	if _, err := sign.Built(ctx, k, nil); err == nil {
+		t.Error("Built signed nothing")
 	}
 }
