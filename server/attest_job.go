@@ -208,6 +208,7 @@ func (a *Attester) facts(ctx context.Context, client *github.Client, t AttestTar
 		TaskID:       text(prov, provenance.KeyTask),
 		PromptSHA256: text(prov, provenance.KeyPromptSHA256),
 		Requester:    pr.GetUser().GetLogin(),
+		FactsFrom:    statement.FactsFromPullRequest,
 	}
 	if r := ev.Input.Requester; r != nil && r.Login != "" {
 		in.Requester = r.Login
@@ -247,6 +248,7 @@ func policyTask(t store.Task) policy.Task {
 // which anyone with write access can edit.
 func (a *Attester) taskFacts(ctx context.Context, in *statement.Input, t store.Task, head string) {
 	in.TaskID, in.Requester, in.Issue = t.ID, t.Requester, t.IssueNumber
+	in.FactsFrom = statement.FactsFromAgentgate
 	in.StartedOn = t.CreatedAt
 	if t.Runner != "" {
 		in.Runner = t.Runner

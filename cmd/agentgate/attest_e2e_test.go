@@ -436,8 +436,8 @@ func checkStatement(t *testing.T, predicateType string, payload []byte, head str
 			t.Errorf("review predicate lacks carol's approval of %s or the requester:\n%s", head, text)
 		}
 	case statement.PredicateProvenance:
-		if !strings.Contains(text, `"model":"per-issue-model-1"`) || !strings.Contains(text, `"name":"prompt"`) {
-			t.Errorf("provenance lacks the model or the prompt digest:\n%s", text)
+		if !strings.Contains(text, `"model":"per-issue-model-1"`) || !strings.Contains(text, `"name":"prompt"`) || !strings.Contains(text, `"factsFrom":"agentgate"`) {
+			t.Errorf("provenance lacks the model, the prompt digest or that agentgate recorded them:\n%s", text)
 		}
 	}
 }

@@ -35,6 +35,11 @@ type Input struct {
 	RunID        string // the run that produced the final head commit
 	Runner       string // optional: "exec", "actions"
 	Involvement  string // optional: authored, transformed, suggested
+	// FactsFrom says where agent, model, task, run and requester come
+	// from: FactsFromAgentgate (agentgate dispatched the task and recorded
+	// them) or FactsFromPullRequest (the pull request's provenance block and
+	// commit trailers: claims by whoever wrote them). Optional.
+	FactsFrom string
 
 	Plan Plan // zero when the task skipped plan approval
 
@@ -74,6 +79,12 @@ type Input struct {
 	Reviews   []Review
 	Revisions []Revision
 }
+
+// Where an Input's agent facts come from (Input.FactsFrom).
+const (
+	FactsFromAgentgate   = "agentgate"
+	FactsFromPullRequest = "pull-request"
+)
 
 // Plan is the approved plan.
 type Plan struct {
@@ -176,6 +187,9 @@ func (in *Input) Validate() error {
 		if !sha256Hex.MatchString(in.Plan.SHA256) {
 			return bad("plan sha256 %q is not 64 lower-case hex digits", in.Plan.SHA256)
 		}
+	}
+	if in.FactsFrom != "" && in.FactsFrom != FactsFromAgentgate && in.FactsFrom != FactsFromPullRequest {
+		return bad("facts from %q: want %q or %q", in.FactsFrom, FactsFromAgentgate, FactsFromPullRequest)
 	}
 	if !sha256Hex.MatchString(in.PolicyDigest) {
 		return bad("policy digest %q is not 64 lower-case hex digits", in.PolicyDigest)

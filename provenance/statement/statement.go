@@ -182,7 +182,7 @@ func provenance(in *Input) (*Statement, error) {
 		"installationId": strconv.FormatInt(in.InstallationID, 10),
 		"taskId":         in.TaskID,
 	}
-	for k, v := range map[string]string{"agentVersion": in.AgentVersion, "runner": in.Runner, "involvement": in.Involvement} {
+	for k, v := range map[string]string{"agentVersion": in.AgentVersion, "runner": in.Runner, "involvement": in.Involvement, "factsFrom": in.FactsFrom} {
 		if v != "" {
 			internal[k] = v
 		}

@@ -363,6 +363,7 @@ func TestInputValidation(t *testing.T) {
 		"no model":               func(in *statement.Input) { in.Model = " " },
 		"no requester":           func(in *statement.Input) { in.Requester = "" },
 		"bad prompt digest":      func(in *statement.Input) { in.PromptSHA256 = "abc" },
+		"unknown facts source":   func(in *statement.Input) { in.FactsFrom = "the PR said so" },
 		"plan without id":        func(in *statement.Input) { in.Plan.ID = "" },
 		"bad plan digest":        func(in *statement.Input) { in.Plan.SHA256 = landed },
 		"no policy digest":       func(in *statement.Input) { in.PolicyDigest = "" },
