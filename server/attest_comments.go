@@ -24,12 +24,12 @@ func attestMarker(kind, commit string) string {
 	return fmt.Sprintf("<!-- agentgate:%s %s -->", kind, commit)
 }
 
-func (c attestComments) post(ctx context.Context, client *github.Client, t AttestTarget, commit string, rows []store.Attestation) error {
+func (c attestComments) post(ctx context.Context, client *github.Client, appLogin string, t AttestTarget, commit string, rows []store.Attestation) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	full := t.Owner + "/" + t.Repo
-	if err := c.once(ctx, client, t, t.Number, attestMarker("attestations", commit), c.pullComment(full, commit, rows)); err != nil {
+	if err := c.once(ctx, client, appLogin, t, t.Number, attestMarker("attestations", commit), c.pullComment(full, commit, rows)); err != nil {
 		return err
 	}
 	task, err := c.store.LatestTaskOfPull(ctx, full, t.Number)
@@ -37,12 +37,12 @@ func (c attestComments) post(ctx context.Context, client *github.Client, t Attes
 		return nil // not a dispatched task: no issue to tell
 	}
 	body := fmt.Sprintf("%s\nShipped in %s (#%d), with %d signed attestations.", attestMarker("shipped", commit), commit, t.Number, len(rows))
-	return c.once(ctx, client, t, task.IssueNumber, attestMarker("shipped", commit), body)
+	return c.once(ctx, client, appLogin, t, task.IssueNumber, attestMarker("shipped", commit), body)
 }
 
-// once posts body on issue number unless a comment there already carries
-// marker.
-func (c attestComments) once(ctx context.Context, client *github.Client, t AttestTarget, number int, marker, body string) error {
+// once posts body on issue number unless a comment there by agentgate
+// already carries marker (anyone can paste a marker; only ours count).
+func (c attestComments) once(ctx context.Context, client *github.Client, appLogin string, t AttestTarget, number int, marker, body string) error {
 	opts := &github.IssueListCommentsOptions{ListOptions: github.ListOptions{PerPage: 100}}
 	for {
 		cs, resp, err := client.Issues.ListComments(ctx, t.Owner, t.Repo, number, opts)
@@ -50,7 +50,7 @@ func (c attestComments) once(ctx context.Context, client *github.Client, t Attes
 			return fmt.Errorf("comments of %s/%s#%d: %w", t.Owner, t.Repo, number, err)
 		}
 		for _, cm := range cs {
-			if strings.Contains(cm.GetBody(), marker) {
+			if strings.EqualFold(cm.GetUser().GetLogin(), appLogin) && strings.Contains(cm.GetBody(), marker) {
 				return nil
 			}
 		}

@@ -58,7 +58,7 @@ func (a *Attester) Run(ctx context.Context, payload json.RawMessage) error {
 	if err := json.Unmarshal(payload, &t); err != nil {
 		return fmt.Errorf("%w: attest task payload: %v", webhook.ErrPermanent, err)
 	}
-	log := webhook.Logger(ctx).With("target", t.Key())
+	log := webhook.Logger(ctx).With("target", t.Key(), "trigger_delivery", t.Delivery)
 	client, err := a.clients.Installation(t.InstallationID)
 	if err != nil {
 		return err
@@ -77,8 +77,11 @@ func (a *Attester) Run(ctx context.Context, payload json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	fresh := len(rows) == 0
-	if fresh {
+	fresh := false // this pass signed the rows (another pass may race it)
+	if len(rows) > 0 {
+		log.Info("attestations already stored; publishing and comments only", "commit", landed, "rows", len(rows))
+	}
+	if len(rows) == 0 {
 		in, agentAuthored, err := a.facts(ctx, client, t, pr)
 		if err != nil {
 			return err
@@ -91,6 +94,7 @@ func (a *Attester) Run(ctx context.Context, payload json.RawMessage) error {
 		if err != nil {
 			return err
 		}
+		fresh = len(inserted) > 0
 		log.Info("attestations signed", "commit", landed, "inserted", len(inserted), "key_id", a.signer.KeyID())
 		if rows, err = a.rowsOf(ctx, full, landed); err != nil {
 			return err
@@ -102,7 +106,11 @@ func (a *Attester) Run(ctx context.Context, payload json.RawMessage) error {
 			errs = append(errs, fmt.Errorf("publish to %s: %w", p.Name(), err))
 		}
 	}
-	if err := a.comments.post(ctx, client, t, landed, rows); err != nil {
+	evaluator, err := a.evaluator(ctx)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	if err := a.comments.post(ctx, client, evaluator.AppLogin, t, landed, rows); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -140,7 +148,7 @@ func (a *Attester) signAndStore(ctx context.Context, in *statement.Input) ([]sto
 			Bundle: b.JSON,
 		})
 	}
-	inserted, err := a.log.Append(ctx, rows)
+	inserted, err := a.log.AppendCommit(ctx, rows)
 	if err != nil {
 		return nil, fmt.Errorf("store attestations of %s@%s: %w", in.Repository, in.Commit, err)
 	}
@@ -215,8 +223,9 @@ func (a *Attester) facts(ctx context.Context, client *github.Client, t AttestTar
 	}
 	if hasTask {
 		a.taskFacts(ctx, in, task, head)
+	} else {
+		trailerFacts(in, ev.Input.Commits)
 	}
-	trailerFacts(in, ev.Input.Commits)
 	if in.TaskID == "" {
 		in.TaskID = fmt.Sprintf("%s#%d", full, t.Number) // an agent agentgate did not dispatch
 	}
@@ -228,7 +237,7 @@ func (a *Attester) facts(ctx context.Context, client *github.Client, t AttestTar
 		in.StartedOn = in.FinishedOn
 	}
 	in.Reviews = reviewFacts(ev.Input.Reviews)
-	in.Checks = requiredChecks(ev.Config.TestEvidence.RequiredChecks, ev.Input.Checks)
+	in.Checks, in.ChecksMissing = requiredChecks(ev.Config.TestEvidence.RequiredChecks, ev.Input.Checks)
 	if err := a.gateFacts(ctx, in, full, head, ev.Decision.PolicyDigest); err != nil {
 		return nil, false, err
 	}
@@ -244,18 +253,16 @@ func policyTask(t store.Task) policy.Task {
 	return policy.Task{ID: t.ID, Requester: t.Requester}
 }
 
-// taskFacts fills what agentgate itself recorded: it outranks the PR body,
-// which anyone with write access can edit.
+// taskFacts fills what agentgate itself recorded, and nothing from the PR
+// body, which anyone with write access can edit: the agent is the server's
+// configured agent the task ran, not the name the agent reports; model,
+// version and usage are what the run recorded.
 func (a *Attester) taskFacts(ctx context.Context, in *statement.Input, t store.Task, head string) {
 	in.TaskID, in.Requester, in.Issue = t.ID, t.Requester, t.IssueNumber
 	in.FactsFrom = statement.FactsFromAgentgate
 	in.StartedOn = t.CreatedAt
-	if t.Runner != "" {
-		in.Runner = t.Runner
-	}
-	if in.Involvement == "" {
-		in.Involvement = provenance.InvolvementAuthored
-	}
+	in.Agent, in.AgentVersion, in.Model, in.PromptSHA256, in.RunID = t.Agent, "", "", "", ""
+	in.Runner, in.Involvement = t.Runner, provenance.InvolvementAuthored
 	if t.IssueBody != "" {
 		sum := sha256.Sum256([]byte(t.IssueBody))
 		in.IssueTextSHA256 = hex.EncodeToString(sum[:])
@@ -278,23 +285,19 @@ func (a *Attester) taskFacts(ctx context.Context, in *statement.Input, t store.T
 		if r.Kind == "revise" {
 			in.Revisions = append(in.Revisions, statement.Revision{RunID: r.ID, RequestedBy: r.RequestedBy, HeadSHA: r.HeadSHA, At: r.FinishedAt})
 		}
-		if last == nil || r.Seq > last.Seq || r.HeadSHA == head {
+		// The run whose commit is the merged head; failing that (a person
+		// pushed the last commit), the latest run.
+		switch {
+		case last == nil, r.HeadSHA == head, last.HeadSHA != head && r.Seq > last.Seq:
 			last = r
 		}
 	}
 	if last == nil {
 		return
 	}
-	in.RunID = last.ID
-	for _, f := range []struct {
-		dst *string
-		v   string
-	}{
-		{&in.Agent, last.Agent}, {&in.AgentVersion, last.AgentVersion}, {&in.Model, last.Model}, {&in.PromptSHA256, last.PromptSHA256},
-	} {
-		if f.v != "" {
-			*f.dst = f.v
-		}
+	in.RunID, in.AgentVersion, in.Model, in.PromptSHA256 = last.ID, last.AgentVersion, last.Model, last.PromptSHA256
+	if in.Agent == "" {
+		in.Agent = last.Agent
 	}
 }
 
@@ -327,20 +330,25 @@ func reviewFacts(reviews []policy.Review) []statement.Review {
 }
 
 // requiredChecks is one entry per required check that finished on the
-// head: a check still running or never reported has no result to attest
-// (the gate's verdict, in the VSA, already failed for it).
-func requiredChecks(required []string, seen []policy.Check) []statement.Check {
-	var out []statement.Check
+// head, and the names of those that did not: a check still running or
+// never reported has no result to attest (the gate's verdict, in the VSA,
+// already failed for it, and the VSA does not claim the checks passed).
+func requiredChecks(required []string, seen []policy.Check) (done []statement.Check, missing []string) {
 	for _, name := range required {
+		found := false
 		for i := len(seen) - 1; i >= 0; i-- {
 			c := seen[i]
 			if c.Name == name && c.Status == "completed" && c.Conclusion != "" {
-				out = append(out, statement.Check{Name: c.Name, App: c.App, Conclusion: c.Conclusion})
+				done = append(done, statement.Check{Name: c.Name, App: c.App, Conclusion: c.Conclusion})
+				found = true
 				break
 			}
 		}
+		if !found {
+			missing = append(missing, name)
+		}
 	}
-	return out
+	return done, missing
 }
 
 // gateFacts records the gate's last verdict on the head that merged. A

@@ -27,6 +27,12 @@ const signingTimeout = 20 * time.Second
 // leaves this process: agents run with a scrubbed environment and the API
 // publishes only public keys.
 func newSigner(ctx context.Context, cfg *config.Config) (sign.Signer, []sign.Option, error) {
+	if from := cfg.Signing.ValidFromTime(); !from.IsZero() && time.Now().Before(from) {
+		// What it signed now would fall outside the window /api/v1/keys
+		// publishes, and every auditor would reject it.
+		return nil, nil, fmt.Errorf("signing.valid_from %s is in the future: the active key may not sign before its window opens; deploy the new key at that time, or set valid_from to now",
+			from.Format(time.RFC3339))
+	}
 	var (
 		s   sign.Signer
 		err error
@@ -82,6 +88,15 @@ func writePublicKey(keyPath string, s sign.Signer) error {
 // newAttestation wires signing, the auditor's API and, when attestations
 // are enabled, the attester with the publishers the config switches on.
 func newAttestation(ctx context.Context, cfg *config.Config, st *store.Store, clients *ghapp.Clients, gate *Gate, log *slog.Logger) (*Attester, *AttestationsAPI, error) {
+	if cfg.Signing.KMS == "" && st.Dialect() == store.Postgres {
+		if _, err := os.Stat(cfg.SigningKeyFile()); errors.Is(err, os.ErrNotExist) {
+			// Replicas sharing PostgreSQL must share the key, or each
+			// publishes only its own and the others' attestations fail
+			// verification wherever the auditor's request lands.
+			log.Warn("making a new signing key on a PostgreSQL store: every replica must use the same key (signing.key_file on shared storage, or signing.kms)",
+				"key_file", cfg.SigningKeyFile())
+		}
+	}
 	signer, opts, err := newSigner(ctx, cfg)
 	if err != nil {
 		return nil, nil, err

@@ -317,6 +317,13 @@ func (api *AttestationsAPI) Bundle(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusInternalServerError, "could not read the attestation")
 		return
 	}
+	if len(a.Bundle) == 0 {
+		// The row is there and its bundle is not: the log was tampered
+		// with (bundles are never deleted). Say so rather than serve nothing.
+		api.log.Error("attestation has no bundle", "id", id, "seq", a.Seq)
+		apiError(w, http.StatusInternalServerError, fmt.Sprintf("attestation %q has lost its bundle; run agentgate audit verify-log", id))
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", BundleMediaType)
 	h.Set("Content-Length", strconv.Itoa(len(a.Bundle)))

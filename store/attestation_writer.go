@@ -5,9 +5,9 @@ import (
 	"sync"
 )
 
-// AttestationWriter appends attestations for many callers at once (group
-// commit): appends that arrive while a transaction is committing wait and
-// go together into the next one, so a burst of merges pays for one
+// AttestationWriter appends landed commits' attestations for many callers
+// at once (group commit): appends that arrive while a transaction is
+// committing wait and go together into the next one (Store.AppendCommits), so a burst of merges pays for one
 // durable commit (an fsync on SQLite, a WAL flush on PostgreSQL) instead
 // of one each. A lone append goes straight through. The zero value is not
 // usable; use NewAttestationWriter. Safe for concurrent use.
@@ -34,9 +34,11 @@ func NewAttestationWriter(s *Store) *AttestationWriter {
 	return &AttestationWriter{store: s}
 }
 
-// Append is AppendAttestations for one caller: it returns the rows of
-// this call that were inserted, whatever else shared the transaction.
-func (w *AttestationWriter) Append(ctx context.Context, rows []Attestation) ([]Attestation, error) {
+// AppendCommit appends one landed commit's statements, or nothing if the
+// log has any row of that commit already (see Store.AppendCommits). It
+// returns the rows of this call that were inserted, whatever else shared
+// the transaction.
+func (w *AttestationWriter) AppendCommit(ctx context.Context, rows []Attestation) ([]Attestation, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
@@ -81,43 +83,27 @@ func (w *AttestationWriter) drain(ctx context.Context) {
 // own inserted rows. If the batch fails, each request is tried alone, so
 // one bad request fails only its caller.
 func (w *AttestationWriter) commit(ctx context.Context, batch []*appendRequest) {
-	if len(batch) == 1 {
-		inserted, err := w.store.AppendAttestations(ctx, batch[0].rows)
-		batch[0].done <- appendResult{inserted, err}
-		return
+	groups := make([][]Attestation, len(batch))
+	for i, r := range batch {
+		groups[i] = r.rows
 	}
-	var all []Attestation
-	for _, r := range batch {
-		all = append(all, r.rows...)
-	}
-	inserted, err := w.store.AppendAttestations(ctx, all)
-	if err != nil {
+	inserted, err := w.store.AppendCommits(ctx, groups)
+	if err != nil && len(batch) > 1 {
 		for _, r := range batch {
-			ins, err := w.store.AppendAttestations(ctx, r.rows)
-			r.done <- appendResult{ins, err}
+			ins, err := w.store.AppendCommits(ctx, [][]Attestation{r.rows})
+			if err != nil {
+				r.done <- appendResult{err: err}
+				continue
+			}
+			r.done <- appendResult{inserted: ins[0]}
 		}
 		return
 	}
-	// Each inserted row goes to the first request that asked for its key:
-	// two callers appending the same statement get it once between them,
-	// as two separate appends would.
-	byKey := make(map[[4]string]Attestation, len(inserted))
-	for _, r := range inserted {
-		byKey[attestationKey(r)] = r
-	}
-	for _, req := range batch {
-		var mine []Attestation
-		for _, r := range req.rows {
-			k := attestationKey(r)
-			if row, ok := byKey[k]; ok {
-				mine = append(mine, row)
-				delete(byKey, k)
-			}
+	for i, r := range batch {
+		if err != nil {
+			r.done <- appendResult{err: err}
+			continue
 		}
-		req.done <- appendResult{inserted: mine}
+		r.done <- appendResult{inserted: inserted[i]}
 	}
-}
-
-func attestationKey(r Attestation) [4]string {
-	return [4]string{r.Repository, r.Commit, r.PredicateType, r.Name}
 }

@@ -40,7 +40,7 @@ func TestAttestationWriterGroupsCommits(t *testing.T) {
 			send := func(caller int, rows []store.Attestation) {
 				defer wg.Done()
 				<-start
-				got, err := w.Append(ctx, rows)
+				got, err := w.AppendCommit(ctx, rows)
 				results <- result{caller, got, err}
 			}
 			for i := range merges {
@@ -87,6 +87,38 @@ func TestAttestationWriterGroupsCommits(t *testing.T) {
 			rep, err := st.AuditAttestationLog(ctx, s.check)
 			if err != nil || !rep.OK() || rep.Rows != want {
 				t.Fatalf("audit: rows %d, findings %v, err %v", rep.Rows, rep.Findings, err)
+			}
+		})
+	}
+}
+
+// TestAppendCommitsKeepsOnePassPerCommit: a second pass over a landed
+// commit that read different facts (a check that finished later) adds
+// nothing, so the commit's statements stay the set one pass signed and its
+// VSA's list of inputs stays true; another commit in the same call lands.
+func TestAppendCommitsKeepsOnePassPerCommit(t *testing.T) {
+	s := newAttestationSigner(t)
+	first := s.merge(t, "acme/web", 700, attT0)
+	second := s.merge(t, "acme/web", 700, attT0.Add(time.Minute))
+	second[1].Name = "test-rerun" // a statement the first pass did not have
+	other := s.merge(t, "acme/web", 701, attT0)
+	for _, d := range storetest.Dialects() {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			st := storetest.Open(t, d)
+			got, err := st.AppendCommits(ctx, [][]store.Attestation{first})
+			if err != nil || len(got[0]) != 5 {
+				t.Fatalf("first pass: %d rows, %v", len(got[0]), err)
+			}
+			got, err = st.AppendCommits(ctx, [][]store.Attestation{second, other})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got[0]) != 0 || len(got[1]) != 5 {
+				t.Fatalf("second pass over 700 stored %d rows (want 0); 701 stored %d (want 5)", len(got[0]), len(got[1]))
+			}
+			if _, err := st.AppendCommits(ctx, [][]store.Attestation{append(first[:1:1], other[0])}); err == nil {
+				t.Error("a group mixing two commits was taken")
 			}
 		})
 	}

@@ -65,19 +65,48 @@ const attestationColumns = `a.seq, a.id, a.repository, a.commit_sha, a.pull_numb
 // BundleSHA256, PrevHash and RowHash, truncates SignedAt to the
 // millisecond, and returns only the rows it inserted, in chain order.
 func (s *Store) AppendAttestations(ctx context.Context, rows []Attestation) ([]Attestation, error) {
-	if len(rows) == 0 {
-		return nil, nil
+	out, err := s.appendGroups(ctx, [][]Attestation{rows}, false)
+	if err != nil {
+		return nil, err
 	}
-	prepared := make([]Attestation, len(rows))
-	for i, r := range rows {
-		if err := prepareAttestation(&r); err != nil {
-			return nil, fmt.Errorf("append attestation %d of %d: %w", i+1, len(rows), err)
+	return out[0], nil
+}
+
+// AppendCommits appends several landed commits' statements in ONE
+// transaction, as AppendAttestations does, with one difference: each group
+// is one commit's statements, and a group whose (repository, commit)
+// already has any row in the log is skipped whole. So a commit's
+// attestations are the set one pass signed, never a mix of two passes
+// (two replicas, or a retried job, that read GitHub at different
+// moments). It returns, for each group, the rows it inserted.
+func (s *Store) AppendCommits(ctx context.Context, groups [][]Attestation) ([][]Attestation, error) {
+	for i, g := range groups {
+		for _, r := range g {
+			if r.Repository != g[0].Repository || r.Commit != g[0].Commit {
+				return nil, fmt.Errorf("append commits: group %d mixes %s@%s and %s@%s", i+1, g[0].Repository, g[0].Commit, r.Repository, r.Commit)
+			}
 		}
-		prepared[i] = r
 	}
-	var out []Attestation
+	return s.appendGroups(ctx, groups, true)
+}
+
+func (s *Store) appendGroups(ctx context.Context, groups [][]Attestation, wholeCommits bool) ([][]Attestation, error) {
+	prepared := make([][]Attestation, len(groups))
+	for gi, rows := range groups {
+		prepared[gi] = make([]Attestation, len(rows))
+		for i, r := range rows {
+			if err := prepareAttestation(&r); err != nil {
+				return nil, fmt.Errorf("append attestation %d of %d: %w", i+1, len(rows), err)
+			}
+			prepared[gi][i] = r
+		}
+	}
+	out := make([][]Attestation, len(groups))
+	if len(groups) == 1 && len(groups[0]) == 0 {
+		return out, nil
+	}
 	err := s.InTx(ctx, func(tx *Tx) error {
-		out = out[:0]
+		clear(out)
 		if tx.pgxTx != nil {
 			if _, err := tx.q.exec(ctx, "SELECT pg_advisory_xact_lock(?)", int64(attestationLockID)); err != nil {
 				return fmt.Errorf("lock attestation log: %w", err)
@@ -87,36 +116,48 @@ func (s *Store) AppendAttestations(ctx context.Context, rows []Attestation) ([]A
 		if err != nil {
 			return err
 		}
-		seen := make(map[[4]string]bool, len(prepared))
-		for _, r := range prepared {
-			key := [4]string{r.Repository, r.Commit, r.PredicateType, r.Name}
-			if seen[key] {
-				continue
+		seen := make(map[[4]string]bool)
+		for gi, group := range prepared {
+			if wholeCommits && len(group) > 0 {
+				var n int
+				if err := tx.q.queryRow(ctx, `SELECT COUNT(*) FROM attestations WHERE repository = ? AND commit_sha = ?`,
+					group[0].Repository, group[0].Commit).Scan(&n); err != nil {
+					return fmt.Errorf("attestations of %s@%s: %w", group[0].Repository, group[0].Commit, err)
+				}
+				if n > 0 {
+					continue // attested already, by another pass
+				}
 			}
-			seen[key] = true
-			if r.ID, err = newAttestationID(); err != nil {
-				return err
+			for _, r := range group {
+				key := [4]string{r.Repository, r.Commit, r.PredicateType, r.Name}
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				if r.ID, err = newAttestationID(); err != nil {
+					return err
+				}
+				r.Seq, r.PrevHash = end.seq+1, end.rowHash
+				r.RowHash = r.Entry().Hash()
+				maxSignedAt := max(end.maxSignedAt, attestlog.Millis(r.SignedAt))
+				n, err := tx.q.exec(ctx, `INSERT INTO attestations (seq, id, repository, commit_sha, pull_number, predicate_type, name,
+					agent, model, signer_key_id, signed_at, max_signed_at, bundle_sha256, prev_hash, row_hash)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+					ON CONFLICT (repository, commit_sha, predicate_type, name) DO NOTHING`,
+					r.Seq, r.ID, r.Repository, r.Commit, r.PullNumber, r.PredicateType, r.Name,
+					r.Agent, r.Model, r.SignerKeyID, attestlog.Millis(r.SignedAt), maxSignedAt, r.BundleSHA256, r.PrevHash, r.RowHash)
+				if err != nil {
+					return fmt.Errorf("append %s attestation of %s@%s: %w", r.PredicateType, r.Repository, r.Commit, err)
+				}
+				if n == 0 {
+					continue // already in the log
+				}
+				if _, err := tx.q.exec(ctx, `INSERT INTO attestation_bundles (seq, bundle) VALUES (?, ?)`, r.Seq, r.Bundle); err != nil {
+					return fmt.Errorf("append bundle of attestation %d: %w", r.Seq, err)
+				}
+				end = logEnd{r.Seq, r.RowHash, maxSignedAt}
+				out[gi] = append(out[gi], r)
 			}
-			r.Seq, r.PrevHash = end.seq+1, end.rowHash
-			r.RowHash = r.Entry().Hash()
-			maxSignedAt := max(end.maxSignedAt, attestlog.Millis(r.SignedAt))
-			n, err := tx.q.exec(ctx, `INSERT INTO attestations (seq, id, repository, commit_sha, pull_number, predicate_type, name,
-				agent, model, signer_key_id, signed_at, max_signed_at, bundle_sha256, prev_hash, row_hash)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-				ON CONFLICT (repository, commit_sha, predicate_type, name) DO NOTHING`,
-				r.Seq, r.ID, r.Repository, r.Commit, r.PullNumber, r.PredicateType, r.Name,
-				r.Agent, r.Model, r.SignerKeyID, attestlog.Millis(r.SignedAt), maxSignedAt, r.BundleSHA256, r.PrevHash, r.RowHash)
-			if err != nil {
-				return fmt.Errorf("append %s attestation of %s@%s: %w", r.PredicateType, r.Repository, r.Commit, err)
-			}
-			if n == 0 {
-				continue // already in the log
-			}
-			if _, err := tx.q.exec(ctx, `INSERT INTO attestation_bundles (seq, bundle) VALUES (?, ?)`, r.Seq, r.Bundle); err != nil {
-				return fmt.Errorf("append bundle of attestation %d: %w", r.Seq, err)
-			}
-			end = logEnd{r.Seq, r.RowHash, maxSignedAt}
-			out = append(out, r)
 		}
 		return nil
 	})

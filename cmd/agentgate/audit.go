@@ -329,14 +329,19 @@ func newAuditVerifyCommand(conn *apiConn) *cobra.Command {
 		ff      filterFlags
 		keys    []string
 		workers int
+		head    string
 	)
 	cmd := &cobra.Command{
-		Use:   "verify [filters] [--key FILE]",
+		Use:   "verify [filters] [--key FILE] [--head SEQ:HASH]",
 		Short: "Fetch and verify attestations and the log's hash chain",
 		Long:  auditVerifyHelp,
 		Args:  cobra.NoArgs,
 		RunE: withStatus(func(cmd *cobra.Command, _ []string) error {
 			f, err := ff.filter(time.Now())
+			if err != nil {
+				return err
+			}
+			recorded, err := parseRecordedHead(head)
 			if err != nil {
 				return err
 			}
@@ -375,6 +380,13 @@ func newAuditVerifyCommand(conn *apiConn) *cobra.Command {
 			if !rep.OK() {
 				return fmt.Errorf("audit verify: %d of %d attestation(s) failed, %d chain problem(s)", len(rep.Failures), rep.Rows, len(rep.Chain))
 			}
+			if recorded != nil {
+				row, err := cl.RowAt(ctx, recorded.seq)
+				if err := recorded.check(err == nil, row.RowHash); err != nil {
+					return fmt.Errorf("audit verify: %w", err)
+				}
+				fmt.Fprintf(w, "row %d still has the recorded hash\n", recorded.seq)
+			}
 			fmt.Fprintln(w, "OK")
 			return nil
 		}),
@@ -382,6 +394,7 @@ func newAuditVerifyCommand(conn *apiConn) *cobra.Command {
 	ff.register(cmd)
 	cmd.Flags().StringArrayVar(&keys, "key", nil, "trust only these PEM public keys (repeatable) instead of the published ones")
 	cmd.Flags().IntVar(&workers, "workers", 0, "bundles verified at once (default one per CPU)")
+	cmd.Flags().StringVar(&head, "head", "", "a log head recorded earlier (seq:row_hash of GET /api/v1/log/head) that must still hold")
 	return cmd
 }
 
@@ -578,9 +591,10 @@ func newAuditVerifyLogCommand(load loader) *cobra.Command {
 	var (
 		keys   []string
 		noSigs bool
+		head   string
 	)
 	cmd := &cobra.Command{
-		Use:   "verify-log [--config FILE] [--key FILE] [--no-signatures]",
+		Use:   "verify-log [--config FILE] [--key FILE] [--no-signatures] [--head SEQ:HASH]",
 		Short: "Check the store's attestation log: hash chain, digests and signatures",
 		Long:  auditVerifyLogHelp,
 		Args:  cobra.NoArgs,
@@ -590,6 +604,10 @@ func newAuditVerifyLogCommand(load loader) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
+			recorded, err := parseRecordedHead(head)
+			if err != nil {
+				return err
+			}
 			var check func(attestlog.Row) error
 			keysUsed := 0
 			if !noSigs {
@@ -621,6 +639,20 @@ func newAuditVerifyLogCommand(load loader) *cobra.Command {
 			}
 			defer st.Close()
 			start := time.Now()
+			var recordedSeen bool
+			var recordedHash string
+			if recorded != nil {
+				sigCheck := check
+				check = func(r attestlog.Row) error {
+					if r.Seq == recorded.seq {
+						recordedSeen, recordedHash = true, r.RowHash
+					}
+					if sigCheck == nil {
+						return nil
+					}
+					return sigCheck(r)
+				}
+			}
 			rep, err := st.AuditAttestationLog(ctx, check)
 			if err != nil {
 				return fmt.Errorf("audit verify-log: %w", err)
@@ -637,12 +669,19 @@ func newAuditVerifyLogCommand(load loader) *cobra.Command {
 			if !rep.OK() {
 				return fmt.Errorf("audit verify-log: %d problem(s) in the attestation log", len(rep.Findings))
 			}
+			if recorded != nil {
+				if err := recorded.check(recordedSeen, recordedHash); err != nil {
+					return fmt.Errorf("audit verify-log: %w", err)
+				}
+				fmt.Fprintf(w, "row %d still has the recorded hash\n", recorded.seq)
+			}
 			fmt.Fprintln(w, "OK")
 			return nil
 		},
 	}
 	cmd.Flags().StringArrayVar(&keys, "key", nil, "verify with these PEM public keys (repeatable) instead of the configured ones")
 	cmd.Flags().BoolVar(&noSigs, "no-signatures", false, "check the hash chain and digests only")
+	cmd.Flags().StringVar(&head, "head", "", "a log head recorded earlier (seq:row_hash of GET /api/v1/log/head) that must still hold")
 	return cmd
 }
 

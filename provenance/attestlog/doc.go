@@ -18,12 +18,14 @@
 // in the sequence and a broken link; inserting one needs a place in the
 // sequence, so either later rows are renumbered (their hashes, which cover
 // the sequence number, no longer match their places) or the inserted row
-// chains to a row that already has a successor. Only rows appended at the
-// end with a correct hash, and rows cut from the end, are invisible to the
-// chain alone: the first fails the signature check (only the signing key
-// can make a bundle), the second shows when the head is compared with one
-// published earlier (the store's AttestationLogHead, the API's
-// /api/v1/log/head).
+// chains to a row that already has a successor. The hash has no secret,
+// so what the chain alone cannot show is a rewrite that recomputes every
+// later row's hash too (from the edited row to the end), a row appended at
+// the end with a correct hash, and rows cut from the end. A forged or
+// altered statement still fails the signature check (only the signing key
+// can make a bundle); a rewrite or a cut shows when the row at a head
+// recorded earlier (the store's AttestationLogHead, the API's
+// /api/v1/log/head) is compared with what it holds now (the CLI's --head).
 //
 // # The auditor
 //

@@ -349,3 +349,25 @@ func (c *Client) get(ctx context.Context, path string) (*http.Response, error) {
 	}
 	return nil, &APIError{Status: resp.StatusCode, Message: msg}
 }
+
+// RowAt is the log's row at seq, as this token sees it: what an auditor
+// compares with a head recorded earlier (GET /api/v1/log/head), since
+// rows rewritten with recomputed hashes, or cut from the end, leave a
+// chain that is consistent in itself.
+func (c *Client) RowAt(ctx context.Context, seq int64) (Attestation, error) {
+	if seq < 1 {
+		return Attestation{}, fmt.Errorf("row %d: the log starts at 1", seq)
+	}
+	cursor := ""
+	if seq > 1 {
+		cursor = "s" + strconv.FormatInt(seq-1, 10) // the server's cursor: after this seq
+	}
+	p, err := c.Page(ctx, Filter{}, cursor, 1)
+	if err != nil {
+		return Attestation{}, fmt.Errorf("row %d: %w", seq, err)
+	}
+	if len(p.Attestations) == 0 || p.Attestations[0].Seq != seq {
+		return Attestation{}, fmt.Errorf("row %d is not in the log (or not visible to this token)", seq)
+	}
+	return p.Attestations[0], nil
+}

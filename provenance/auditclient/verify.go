@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/agentgate/agentgate/provenance/attestlog"
 	"github.com/agentgate/agentgate/provenance/keyring"
+	"github.com/agentgate/agentgate/provenance/statement"
 	"github.com/agentgate/agentgate/provenance/verify"
 )
 
@@ -186,7 +188,61 @@ func CheckSignature(v *verify.Verifier, ring *keyring.Keyring, a Attestation, bu
 			reasons = append(reasons, fmt.Sprintf("the statement's subject is %s, not a commit of %s", s.URI, a.Repository))
 		}
 	}
-	return reasons
+	return append(reasons, labelMismatches(a, res.Statement)...)
+}
+
+// labelMismatches compares the row's labels, which queries filter on
+// (agent, model, pull request, check name), with what the signed statement
+// says, where it says them: a relabelled row fails even if its chain was
+// recomputed.
+func labelMismatches(a Attestation, payload []byte) []string {
+	var st struct {
+		Predicate struct {
+			BuildDefinition struct {
+				ExternalParameters struct {
+					Agent       *string `json:"agent"`
+					Model       *string `json:"model"`
+					PullRequest *int    `json:"pullRequest"`
+				} `json:"externalParameters"`
+			} `json:"buildDefinition"`
+			Configuration []struct {
+				Name string `json:"name"`
+			} `json:"configuration"`
+			PullRequest *int `json:"pullRequest"`
+		} `json:"predicate"`
+	}
+	if err := json.Unmarshal(payload, &st); err != nil {
+		return []string{fmt.Sprintf("the signed statement is not JSON: %v", err)}
+	}
+	var out []string
+	mismatch := func(what, row, signed string) {
+		if row != signed {
+			out = append(out, fmt.Sprintf("the row says %s %q, the signed statement %q", what, row, signed))
+		}
+	}
+	p := st.Predicate
+	switch a.PredicateType {
+	case statement.PredicateProvenance:
+		ext := p.BuildDefinition.ExternalParameters
+		if ext.Agent != nil {
+			mismatch("agent", a.Agent, *ext.Agent)
+		}
+		if ext.Model != nil {
+			mismatch("model", a.Model, *ext.Model)
+		}
+		if ext.PullRequest != nil {
+			mismatch("pull request", strconv.Itoa(a.PullRequest), strconv.Itoa(*ext.PullRequest))
+		}
+	case statement.PredicateTestResult:
+		if len(p.Configuration) > 0 {
+			mismatch("check", a.Name, p.Configuration[0].Name)
+		}
+	case statement.PredicateReview:
+		if p.PullRequest != nil {
+			mismatch("pull request", strconv.Itoa(a.PullRequest), strconv.Itoa(*p.PullRequest))
+		}
+	}
+	return out
 }
 
 // chainCheck follows the rows as they are listed, in log order. It keeps

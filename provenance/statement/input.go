@@ -74,6 +74,9 @@ type Input struct {
 	// Checks are the required checks on HeadSHA, each one test-result
 	// statement.
 	Checks []Check
+	// ChecksMissing are required checks that never finished on HeadSHA:
+	// no statement, and the VSA does not claim the required checks passed.
+	ChecksMissing []string
 
 	Requester string // who asked for the change
 	Reviews   []Review

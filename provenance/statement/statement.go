@@ -53,7 +53,7 @@ const (
 // require of the repository's history and branch protection).
 const (
 	PropertyPolicyPassed    = "ORG_SOURCE_AGENTGATE_POLICY_PASSED"   // the gate's policies passed on the head commit
-	PropertyAgentProvenance = "ORG_SOURCE_AGENTGATE_PROVENANCE"      // agent, model, task, run and prompt digest are recorded
+	PropertyAgentProvenance = "ORG_SOURCE_AGENTGATE_PROVENANCE"      // agentgate ran the agent and recorded agent, model, task, run and prompt digest
 	PropertyPlanApproved    = "ORG_SOURCE_AGENTGATE_PLAN_APPROVED"   // a person approved the plan by its digest
 	PropertyHumanReviewed   = "ORG_SOURCE_AGENTGATE_HUMAN_REVIEWED"  // someone other than the requester approved the head commit
 	PropertyTestsPassed     = "ORG_SOURCE_AGENTGATE_REQUIRED_CHECKS" // every required check succeeded on the head commit
@@ -453,7 +453,11 @@ func verificationSummary(in *Input, inputs []*Statement) (*Statement, error) {
 	if in.Gate.Passed {
 		verdict = "success"
 	}
-	gate, err := structpb.NewValue(map[string]any{"verdict": verdict, "reasons": reasons})
+	ext := map[string]any{"verdict": verdict, "reasons": reasons}
+	if in.FactsFrom != "" {
+		ext["factsFrom"] = in.FactsFrom
+	}
+	gate, err := structpb.NewValue(ext)
 	if err != nil {
 		return nil, err
 	}
@@ -471,7 +475,9 @@ func verifiedLevels(in *Input) []string {
 	if in.Gate.Passed {
 		levels = append(levels, PropertyPolicyPassed)
 	}
-	if in.PromptSHA256 != "" {
+	// Only agentgate's own records count as recorded provenance: a pull
+	// request's block says whatever its writer typed.
+	if in.PromptSHA256 != "" && in.FactsFrom != FactsFromPullRequest {
 		levels = append(levels, PropertyAgentProvenance)
 	}
 	if in.Plan.ID != "" && in.Plan.ApprovedBy != "" {
@@ -483,7 +489,7 @@ func verifiedLevels(in *Input) []string {
 			break
 		}
 	}
-	if len(in.Checks) > 0 {
+	if len(in.Checks) > 0 && len(in.ChecksMissing) == 0 {
 		passed := true
 		for _, c := range in.Checks {
 			passed = passed && c.Conclusion == "success"

@@ -225,6 +225,34 @@ func TestVSAVerdict(t *testing.T) {
 			t.Errorf("result %v levels %v, want PASSED %v", p["verificationResult"], levels(p), want)
 		}
 	})
+	t.Run("facts from the pull request: no provenance property, and the VSA says so", func(t *testing.T) {
+		in := input()
+		in.Checks[1].Conclusion = "success"
+		in.FactsFrom = statement.FactsFromPullRequest
+		sts, err := statement.Build(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vsa := sts[len(sts)-1]
+		if slices.Contains(levels(vsaPredicate(t, vsa)), statement.PropertyAgentProvenance) {
+			t.Errorf("VSA claims %s on a pull request's own word", statement.PropertyAgentProvenance)
+		}
+		if !strings.Contains(string(vsa.Payload), `"factsFrom":"pull-request"`) {
+			t.Errorf("VSA does not say whose word the agent facts are:\n%s", vsa.Payload)
+		}
+	})
+	t.Run("a required check missing: no tests property", func(t *testing.T) {
+		in := input()
+		in.Checks[1].Conclusion = "success"
+		in.ChecksMissing = []string{"e2e"}
+		sts, err := statement.Build(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(levels(vsaPredicate(t, sts[len(sts)-1])), statement.PropertyTestsPassed) {
+			t.Errorf("VSA claims %s with a required check that never finished", statement.PropertyTestsPassed)
+		}
+	})
 	t.Run("no prompt digest: no provenance property, no prompt dependency", func(t *testing.T) {
 		in := input()
 		in.Checks[1].Conclusion = "success"
