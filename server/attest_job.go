@@ -143,7 +143,7 @@ func (a *Attester) signAndStore(ctx context.Context, in *statement.Input) ([]sto
 		}
 		rows = append(rows, store.Attestation{
 			Repository: in.Repository, Commit: in.Commit, PullNumber: in.PullRequest,
-			PredicateType: st.PredicateType, Name: statementName(st),
+			PredicateType: st.PredicateType, Name: st.Name,
 			Agent: in.Agent, Model: in.Model, SignerKeyID: b.KeyID, SignedAt: a.now(),
 			Bundle: b.JSON,
 		})
@@ -153,25 +153,6 @@ func (a *Attester) signAndStore(ctx context.Context, in *statement.Input) ([]sto
 		return nil, fmt.Errorf("store attestations of %s@%s: %w", in.Repository, in.Commit, err)
 	}
 	return inserted, nil
-}
-
-// statementName tells apart statements of one predicate type on one
-// commit: a test-result's check name.
-func statementName(st *statement.Statement) string {
-	if st.PredicateType != statement.PredicateTestResult {
-		return ""
-	}
-	var doc struct {
-		Predicate struct {
-			Configuration []struct {
-				Name string `json:"name"`
-			} `json:"configuration"`
-		} `json:"predicate"`
-	}
-	if err := json.Unmarshal(st.Payload, &doc); err == nil && len(doc.Predicate.Configuration) > 0 {
-		return doc.Predicate.Configuration[0].Name
-	}
-	return ""
 }
 
 // facts gathers what the statements say: the landed commit and its tree
@@ -190,9 +171,9 @@ func (a *Attester) facts(ctx context.Context, client *github.Client, t AttestTar
 		return nil, false, err
 	}
 	var opts []policy.EvalOption
-	task, hasTask := a.taskOf(ctx, full, t.Number)
+	task, policyTask, hasTask := taskOf(ctx, a.store, full, t.Number)
 	if hasTask {
-		opts = append(opts, policy.WithTask(policyTask(task)))
+		opts = append(opts, policy.WithTask(policyTask))
 	}
 	ev, err := evaluator.Evaluate(ctx, pull.New(client, t.Owner, t.Repo, t.Number), opts...)
 	if err != nil {
@@ -242,15 +223,6 @@ func (a *Attester) facts(ctx context.Context, client *github.Client, t AttestTar
 		return nil, false, err
 	}
 	return in, true, nil
-}
-
-func (a *Attester) taskOf(ctx context.Context, repository string, number int) (store.Task, bool) {
-	t, err := a.store.LatestTaskOfPull(ctx, repository, number)
-	return t, err == nil
-}
-
-func policyTask(t store.Task) policy.Task {
-	return policy.Task{ID: t.ID, Requester: t.Requester}
 }
 
 // taskFacts fills what agentgate itself recorded, and nothing from the PR

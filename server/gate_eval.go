@@ -198,7 +198,7 @@ func (g *Gate) Run(ctx context.Context, payload json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	if task, ok := g.taskOf(ctx, full, t.Number); ok {
+	if _, task, ok := taskOf(ctx, g.store, full, t.Number); ok {
 		evalOpts = append(evalOpts, policy.WithTask(task))
 	}
 	ev, err := evaluator.Evaluate(ctx, src, evalOpts...)
@@ -335,19 +335,20 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// taskOf is the dispatch task whose pull request this is, with its approved
-// plan, from the store: only agentgate sets a task's pull request, so a PR
-// body cannot claim a task or a plan it does not have.
-func (g *Gate) taskOf(ctx context.Context, repository string, number int) (policy.Task, bool) {
-	t, err := g.store.LatestTaskOfPull(ctx, repository, number)
+// taskOf is the dispatch task whose pull request this is, as stored and as
+// the policies see it (with its approved plan), from the store: only
+// agentgate sets a task's pull request, so a PR body cannot claim a task or
+// a plan it does not have. The gate and the attester both read it here.
+func taskOf(ctx context.Context, st *store.Store, repository string, number int) (store.Task, policy.Task, bool) {
+	t, err := st.LatestTaskOfPull(ctx, repository, number)
 	if err != nil {
-		return policy.Task{}, false
+		return store.Task{}, policy.Task{}, false
 	}
 	task := policy.Task{ID: t.ID, Requester: t.Requester}
 	if t.ApprovedPlanID != "" {
-		if p, err := g.store.GetPlan(ctx, t.ID, t.ApprovedPlanID); err == nil {
+		if p, err := st.GetPlan(ctx, t.ID, t.ApprovedPlanID); err == nil {
 			task.Plan = &policy.Plan{ID: p.ID, SHA256: p.SHA256, ApprovedBy: p.ApprovedBy, Paths: p.Paths, Acceptance: p.Acceptance}
 		}
 	}
-	return task, true
+	return t, task, true
 }

@@ -73,19 +73,13 @@ func (s *testSigner) merge(t testing.TB, repo string, n int, at time.Time) []sto
 		t.Fatal(err)
 	}
 	var rows []store.Attestation
-	checks := 0
 	for _, st := range sts {
 		b, err := sign.Statement(context.Background(), s.key, st.Payload)
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := ""
-		if st.PredicateType == "https://in-toto.io/attestation/test-result/v0.1" {
-			name = in.Checks[checks].Name
-			checks++
-		}
 		rows = append(rows, store.Attestation{
-			Repository: repo, Commit: commit, PullNumber: n, PredicateType: st.PredicateType, Name: name,
+			Repository: repo, Commit: commit, PullNumber: n, PredicateType: st.PredicateType, Name: st.Name,
 			Agent: in.Agent, Model: in.Model, SignerKeyID: b.KeyID, SignedAt: at, Bundle: b.JSON,
 		})
 	}

@@ -237,6 +237,44 @@ func diffs(triples ...string) []string {
 	return out
 }
 
+// loadErrorCase is a config that Load must refuse with a one-line
+// *config.Error containing every want.
+type loadErrorCase struct {
+	name    string
+	yaml    string // written to config.yaml when set
+	environ []string
+	want    []string // substrings of the error message
+}
+
+func checkLoadErrors(t *testing.T, tests []loadErrorCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := ""
+			if tc.yaml != "" {
+				path = writeFile(t, t.TempDir(), "config.yaml", tc.yaml)
+			}
+			cfg, err := config.Load(path, tc.environ)
+			if err == nil {
+				t.Fatalf("Load succeeded (%+v), want an error naming %q", cfg, tc.want)
+			}
+			var cerr *config.Error
+			if !errors.As(err, &cerr) {
+				t.Errorf("error %q is a %T, want *config.Error", err, err)
+			}
+			msg := err.Error()
+			if strings.ContainsAny(msg, "\r\n") {
+				t.Errorf("error is not one line:\n%s", msg)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not contain %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
@@ -244,12 +282,7 @@ func TestLoadErrors(t *testing.T) {
 	notPEM := writeFile(t, dir, "not.pem", "this is not a key\n")
 	secret := "AGENTGATE_WEBHOOK_SECRET=s"
 
-	tests := []struct {
-		name    string
-		yaml    string // written to config.yaml when set
-		environ []string
-		want    []string // substrings of the error message
-	}{
+	tests := []loadErrorCase{
 		{"app id not a number", "", []string{"AGENTGATE_GITHUB_APP_ID=abc"}, []string{"AGENTGATE_GITHUB_APP_ID", `"abc"`}},
 		{"app id negative", "", []string{"AGENTGATE_GITHUB_APP_ID=-3"}, []string{"AGENTGATE_GITHUB_APP_ID", `"-3"`}},
 		{"app id zero", "", []string{"AGENTGATE_GITHUB_APP_ID=0"}, []string{"AGENTGATE_GITHUB_APP_ID"}},
@@ -306,31 +339,7 @@ func TestLoadErrors(t *testing.T) {
 		{"dispatch wall time zero", "", []string{"AGENTGATE_DISPATCH_WALL_TIME=0s"}, []string{"AGENTGATE_DISPATCH_WALL_TIME"}},
 		{"env value wrong, file fine", "addr: \":9000\"\n", []string{"AGENTGATE_ADDR=nonsense"}, []string{"AGENTGATE_ADDR"}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			path := ""
-			if tc.yaml != "" {
-				path = writeFile(t, t.TempDir(), "config.yaml", tc.yaml)
-			}
-			cfg, err := config.Load(path, tc.environ)
-			if err == nil {
-				t.Fatalf("Load succeeded (%+v), want an error naming %q", cfg, tc.want)
-			}
-			var cerr *config.Error
-			if !errors.As(err, &cerr) {
-				t.Errorf("error %q is a %T, want *config.Error", err, err)
-			}
-			msg := err.Error()
-			if strings.ContainsAny(msg, "\r\n") {
-				t.Errorf("error is not one line:\n%s", msg)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("error %q does not contain %q", msg, w)
-				}
-			}
-		})
-	}
+	checkLoadErrors(t, tests)
 }
 
 func TestLoadMissingConfigFile(t *testing.T) {
@@ -590,12 +599,7 @@ func TestLoadSigningAPIErrors(t *testing.T) {
 	prev := func(file, from, until string) string {
 		return "signing:\n  previous_keys:\n    - public_key_file: " + file + "\n      valid_from: " + from + "\n      valid_until: " + until + "\n"
 	}
-	tests := []struct {
-		name    string
-		yaml    string
-		environ []string
-		want    []string
-	}{
+	tests := []loadErrorCase{
 		{"kms and key file", "", []string{"AGENTGATE_SIGNING_KMS=hashivault://k", "AGENTGATE_SIGNING_KEY_FILE=/k"}, []string{"AGENTGATE_SIGNING_KMS", "signing.key_file"}},
 		{"kms not a reference", "signing:\n  kms: agentgate\n", nil, []string{"config.yaml:2: signing.kms", "hashivault://"}},
 		{"valid_from not RFC 3339", "", []string{"AGENTGATE_SIGNING_VALID_FROM=yesterday"}, []string{"AGENTGATE_SIGNING_VALID_FROM", "RFC 3339"}},
@@ -620,29 +624,5 @@ func TestLoadSigningAPIErrors(t *testing.T) {
 		{"env tokens bad repo", "", []string{"AGENTGATE_API_TOKENS=a:" + digestA + ":nope"}, []string{"AGENTGATE_API_TOKENS", `"nope"`}},
 		{"env tokens twice", "", []string{"AGENTGATE_API_TOKENS=a:" + digestA + ":*;a:" + digestB + ":*"}, []string{"AGENTGATE_API_TOKENS", "twice"}},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			path := ""
-			if tc.yaml != "" {
-				path = writeFile(t, t.TempDir(), "config.yaml", tc.yaml)
-			}
-			cfg, err := config.Load(path, tc.environ)
-			if err == nil {
-				t.Fatalf("Load succeeded (%+v), want an error naming %q", cfg, tc.want)
-			}
-			var cerr *config.Error
-			if !errors.As(err, &cerr) {
-				t.Errorf("error %q is a %T, want *config.Error", err, err)
-			}
-			msg := err.Error()
-			if strings.ContainsAny(msg, "\r\n") {
-				t.Errorf("error is not one line:\n%s", msg)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("error %q does not contain %q", msg, w)
-				}
-			}
-		})
-	}
+	checkLoadErrors(t, tests)
 }

@@ -11,9 +11,7 @@ package keyring
 import (
 	"context"
 	"crypto"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -159,17 +157,6 @@ func Window(key Key) string {
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-// KeyID computes a public key's id: base64 (standard, padded) of the
-// SHA-256 of its DER (PKIX) encoding.
-func KeyID(pub crypto.PublicKey) (string, error) {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return "", fmt.Errorf("key id: %w", err)
-	}
-	sum := sha256.Sum256(der)
-	return base64.StdEncoding.EncodeToString(sum[:]), nil
-}
-
 // parsePublicKey reads exactly one PEM "PUBLIC KEY" block and returns its id
 // and the block re-encoded (no headers, no surrounding text).
 func parsePublicKey(p []byte) (string, []byte, error) {
@@ -187,7 +174,7 @@ func parsePublicKey(p []byte) (string, []byte, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	id, err := KeyID(pub)
+	id, err := verify.KeyID(pub)
 	if err != nil {
 		return "", nil, err
 	}

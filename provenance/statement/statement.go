@@ -63,6 +63,9 @@ const (
 // sign.
 type Statement struct {
 	PredicateType string
+	// Name tells apart statements of one predicate type about one commit:
+	// a test result's check name; "" for the others.
+	Name string
 	// Payload is the statement as compact JSON: the DSSE payload. The same
 	// Input always gives the same bytes.
 	Payload   []byte
@@ -309,7 +312,12 @@ func testResult(in *Input, c Check) (*Statement, error) {
 			Digest: map[string]string{"gitCommit": in.HeadSHA},
 		})
 	}
-	return newStatement(PredicateTestResult, subjects, pred)
+	st, err := newStatement(PredicateTestResult, subjects, pred)
+	if err != nil {
+		return nil, err
+	}
+	st.Name = c.Name
+	return st, nil
 }
 
 func validateTestResult(p *testresult.TestResult) error {

@@ -167,6 +167,13 @@ func TestStatementsParseIntoInTotoTypes(t *testing.T) {
 	if !slices.Equal(types, want) {
 		t.Errorf("statements %v, want %v", types, want)
 	}
+	var names []string
+	for _, st := range sts {
+		names = append(names, st.Name)
+	}
+	if !slices.Equal(names, []string{"", "test", "lint", "", ""}) {
+		t.Errorf("statement names %q: want the check name on each test result only", names)
+	}
 }
 
 func vsaPredicate(t *testing.T, st *statement.Statement) map[string]any {

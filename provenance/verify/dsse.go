@@ -84,10 +84,10 @@ func verifyDSSE(ctx context.Context, bundleJSON []byte, ev *dsse.EnvelopeVerifie
 	return payload, nil
 }
 
-// keyID is a public key's id as bundles carry it in their hint: base64 of
+// KeyID is a public key's id as bundles carry it in their hint: base64 of
 // the SHA-256 of the DER (PKIX) public key, as sigstore-go and cosign
 // compute it.
-func keyID(pub crypto.PublicKey) (string, error) {
+func KeyID(pub crypto.PublicKey) (string, error) {
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return "", err

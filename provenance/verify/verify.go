@@ -75,7 +75,7 @@ func New(publicKeysPEM ...[]byte) (*Verifier, error) {
 		if err != nil {
 			return nil, fmt.Errorf("verify: public key %d: %w", i+1, err)
 		}
-		id, err := keyID(pub)
+		id, err := KeyID(pub)
 		if err != nil {
 			return nil, fmt.Errorf("verify: public key %d: %w", i+1, err)
 		}

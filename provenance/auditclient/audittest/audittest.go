@@ -85,20 +85,14 @@ func Rows(t testing.TB, key sign.Signer, c Change) []store.Attestation {
 		t.Fatalf("build statements: %v", err)
 	}
 	var rows []store.Attestation
-	checks := 0
 	for _, st := range sts {
 		b, err := sign.Statement(context.Background(), key, st.Payload)
 		if err != nil {
 			t.Fatalf("sign %s: %v", st.PredicateType, err)
 		}
-		name := ""
-		if st.PredicateType == statement.PredicateTestResult {
-			name = c.Checks[checks]
-			checks++
-		}
 		rows = append(rows, store.Attestation{
 			Repository: c.Repository, Commit: c.Commit, PullNumber: c.PullRequest,
-			PredicateType: st.PredicateType, Name: name, Agent: c.Agent, Model: c.Model,
+			PredicateType: st.PredicateType, Name: st.Name, Agent: c.Agent, Model: c.Model,
 			SignerKeyID: b.KeyID, SignedAt: c.SignedAt, Bundle: b.JSON,
 		})
 	}
